@@ -15,13 +15,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.crypto.demo import PROFILES
 from gateway.errors import ConfigError
 from gateway.model import OrgIdKind
 
-PROFILES: Final = ("rsa", "rsa-pss", "ecdsa", "ecdsa-p384")
 _PARTICIPANT_ID = re.compile(r"[a-z0-9][a-z0-9.\-]{0,62}")
 
 

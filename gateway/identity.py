@@ -1,0 +1,130 @@
+"""This gateway's cryptographic identity, assembled from its configuration.
+
+Loads our signing key and certificate (once; keys are cached by :mod:`gateway.crypto.keys`)
+and the trust policy for the network: trust anchors plus each participant's registered
+certificates. :func:`check` is what ``gateway config check`` reports. Nothing here ever prints
+or returns key material.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from gateway import config as cfg
+from gateway.crypto import CmsSigner, TrustPolicy, TrustStore, load_certificates
+from gateway.crypto.cms import describe
+from gateway.errors import GatewayError
+from gateway.routing import Router
+
+EXPIRY_WARNING = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Identity:
+    config: cfg.GatewayConfig
+    participants: tuple[cfg.Participant, ...]
+    signer: CmsSigner
+    trust: TrustPolicy
+    router: Router
+
+
+def signer_for(keys: cfg.KeyConfig) -> CmsSigner:
+    return CmsSigner.from_files(
+        keys.certificate, keys.private_key, rsa_pss=keys.profile == "rsa-pss"
+    )
+
+
+def trust_store(anchor_files: Sequence[Path]) -> TrustStore:
+    return TrustStore([cert for path in anchor_files for cert in load_certificates(path)])
+
+
+def trust_policy(
+    anchor_files: Sequence[Path], participants: Sequence[cfg.Participant]
+) -> TrustPolicy:
+    registered = {
+        p.id: [cert for path in p.certificates for cert in load_certificates(path)]
+        for p in participants
+    }
+    return TrustPolicy(trust_store(anchor_files), registered)
+
+
+def load(config_path: str | Path) -> Identity:
+    """Everything needed to seal and open envelopes; raises GatewayError naming what is wrong."""
+    config = cfg.load(config_path)
+    participants = cfg.load_participants(config.participants_file)
+    return Identity(
+        config=config,
+        participants=participants,
+        signer=signer_for(config.keys),
+        trust=trust_policy(config.keys.trust_anchors, participants),
+        router=Router(participants),
+    )
+
+
+Level = Literal["ok", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    text: str
+
+
+def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterator[Finding]:
+    """Every check ``gateway config check`` runs, as findings; stops early only when it must."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        config = cfg.load(config_path)
+        yield Finding("ok", f"{config.path}: readable, participant {config.participant!r}")
+        participants = cfg.load_participants(config.participants_file)
+        yield Finding("ok", f"{config.participants_file}: {len(participants)} participants")
+        signer = signer_for(config.keys)
+        yield Finding("ok", f"our key matches our certificate {describe(signer.certificate)}")
+        trust = trust_policy(config.keys.trust_anchors, participants)
+    except GatewayError as exc:
+        yield Finding("error", str(exc))
+        return
+    store = trust_store(config.keys.trust_anchors)
+    if config.participant not in {p.id for p in participants}:
+        yield Finding(
+            "warning",
+            f"participant {config.participant!r} (this gateway) is not in "
+            f"{config.participants_file.name}; peers need its certificates to accept our envelopes",
+        )
+    for participant in participants:
+        certs = [c for path in participant.certificates for c in load_certificates(path)]
+        if participant.id == config.participant and signer.certificate not in certs:
+            yield Finding(
+                "error",
+                f"our certificate {describe(signer.certificate)} is not among the certificates "
+                f"registered for {participant.id!r} in {config.participants_file.name}",
+            )
+        current = [c for c in certs if c.not_valid_before_utc <= now <= c.not_valid_after_utc]
+        if not current:
+            yield Finding("error", f"participant {participant.id!r} has no certificate valid now")
+        for cert in certs:
+            if cert.not_valid_after_utc < now or cert.not_valid_before_utc > now:
+                continue
+            try:
+                store.validate(cert, at=now)
+            except GatewayError as exc:
+                yield Finding("error", f"participant {participant.id!r}: {exc.message}")
+        if current:
+            yield Finding(
+                "ok", f"participant {participant.id!r}: {len(current)} valid certificate(s)"
+            )
+    for item in trust.expiring(EXPIRY_WARNING, now=now):
+        when = item.certificate.not_valid_after_utc
+        state = "expired" if when < now else "expires"
+        yield Finding(
+            "warning",
+            f"participant {item.participant_id!r}: certificate {describe(item.certificate)} "
+            f"{state} on {when:%Y-%m-%d %H:%M} UTC",
+        )
+    ours = signer.certificate.not_valid_after_utc
+    if ours - now < EXPIRY_WARNING:
+        yield Finding("warning", f"our own certificate expires on {ours:%Y-%m-%d %H:%M} UTC")
