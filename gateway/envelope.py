@@ -31,18 +31,13 @@ from gateway.model import (
     Urgency,
 )
 from gateway.xmltools import (
-    child,
+    Fields,
+    Writer,
     day,
     instant,
     int_or_none,
-    opt,
     parse_day,
     parse_instant,
-    required_text,
-    root,
-    sub,
-    text_of,
-    to_bytes,
 )
 
 __all__ = ["decode", "decode_root", "encode"]
@@ -50,27 +45,30 @@ __all__ = ["decode", "decode_root", "encode"]
 
 def encode(message: Message) -> bytes:
     """The envelope's bytes, validated; raises EnvelopeError or SchemaError for a bad message."""
-    envelope = root("Envelope")
-    header = sub(envelope, "Header")
-    sub(header, "MessageId", message.message_id)
-    sub(header, "Type", message.type.value)
-    sub(header, "Created", instant(message.created))
+    w = Writer("Envelope")
+    w.start("Header")
+    w.leaf("MessageId", message.message_id)
+    w.leaf("Type", message.type.value)
+    w.leaf("Created", instant(message.created))
     if message.expires is not None:
-        sub(header, "Expires", instant(message.expires))
-    sub(header, "Sender", participant=message.sender)
-    sub(header, "Recipient", participant=message.recipient)
-    opt(header, "CorrelationId", message.correlation_id)
-    opt(header, "InReplyTo", message.in_reply_to)
+        w.leaf("Expires", instant(message.expires))
+    w.leaf("Sender", participant=message.sender)
+    w.leaf("Recipient", participant=message.recipient)
+    w.opt("CorrelationId", message.correlation_id)
+    w.opt("InReplyTo", message.in_reply_to)
+    w.end("Header")
     if message.files:
-        manifest = sub(envelope, "Manifest")
+        w.start("Manifest")
         for file in message.files:
-            _write_file(manifest, file)
+            _write_file(w, file)
+        w.end("Manifest")
     if isinstance(message.payload, Document):
-        _write_document(envelope, message.payload)
+        _write_document(w, message.payload)
     else:
-        _write_notification(envelope, message.payload)
-    schemas.validate(envelope, schemas.Kind.ENVELOPE)
-    return to_bytes(envelope)
+        _write_notification(w, message.payload)
+    data, tree = w.finish()
+    schemas.validate(tree, schemas.Kind.ENVELOPE)
+    return data
 
 
 def decode(data: bytes, *, max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES) -> Message:
@@ -83,31 +81,29 @@ def decode_root(envelope: etree._Element) -> Message:
     if schemas.kind_of(envelope) is not schemas.Kind.ENVELOPE:
         raise SchemaError(f"expected an Envelope, got {etree.QName(envelope).localname}")
     schemas.validate(envelope, schemas.Kind.ENVELOPE)
-    header = envelope[0]
-    declared = MessageType(required_text(header, "Type"))
-    payload_element = child(envelope, "Document")
+    parts = Fields(envelope)
+    header = Fields(envelope[0])
+    declared = MessageType(header.required("Type"))
+    document, manifest = parts.child("Document"), parts.child("Manifest")
     payload: Document | Notification
-    if payload_element is not None:
-        manifest = child(envelope, "Manifest")
+    if document is not None:
         files = tuple(_read_file(f) for f in manifest) if manifest is not None else ()
-        payload = _read_document(payload_element, files)
+        payload = _read_document(document, files)
     else:
-        notification = child(envelope, "Notification")
-        assert notification is not None  # the schema's choice guarantees one of the two
-        if child(envelope, "Manifest") is not None:
+        if manifest is not None:
             raise SchemaError(
                 "a notification envelope carries no files, but this one has a Manifest",
                 code="envelope.unexpected_manifest",
             )
-        payload = _read_notification(notification)
+        payload = _read_notification(_present(parts.child("Notification")))
     message = Message(
-        message_id=required_text(header, "MessageId"),
-        created=parse_instant(required_text(header, "Created")),
-        expires=_opt_instant(text_of(header, "Expires")),
+        message_id=header.required("MessageId"),
+        created=parse_instant(header.required("Created")),
+        expires=_opt_instant(header.text("Expires")),
         sender=_participant(header, "Sender"),
         recipient=_participant(header, "Recipient"),
-        correlation_id=text_of(header, "CorrelationId"),
-        in_reply_to=text_of(header, "InReplyTo"),
+        correlation_id=header.text("CorrelationId"),
+        in_reply_to=header.text("InReplyTo"),
         payload=payload,
     )
     if message.type is not declared:
@@ -122,26 +118,28 @@ def decode_root(envelope: etree._Element) -> Message:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _write_file(parent: etree._Element, file: FileRef) -> None:
-    element = sub(
-        parent,
-        "File",
-        id=file.id,
-        role=file.role.value,
-        name=file.name,
-        mediaType=file.media_type,
-        size=str(file.size),
-        sha256=file.sha256,
-        streebog256=file.streebog256,
-        signatureOf=file.signature_of,
-        pages=None if file.pages is None else str(file.pages),
-    )
-    opt(element, "Description", file.description)
+def _write_file(w: Writer, file: FileRef) -> None:
+    attrs = {
+        "id": file.id,
+        "role": file.role.value,
+        "name": file.name,
+        "mediaType": file.media_type,
+        "size": str(file.size),
+        "sha256": file.sha256,
+        "streebog256": file.streebog256,
+        "signatureOf": file.signature_of,
+        "pages": None if file.pages is None else str(file.pages),
+    }
+    if file.description is None:
+        w.leaf("File", **attrs)
+    else:
+        w.start("File", **attrs)
+        w.leaf("Description", file.description)
+        w.end("File")
 
 
-def _write_organization(parent: etree._Element, name: str, org: Organization) -> None:
-    element = sub(
-        parent,
+def _write_organization(w: Writer, name: str, org: Organization) -> None:
+    w.start(
         name,
         uid=org.uid,
         inn=org.inn,
@@ -149,173 +147,196 @@ def _write_organization(parent: etree._Element, name: str, org: Organization) ->
         medo=org.medo_address,
         region=org.region,
     )
-    sub(element, "ShortName", org.short_name)
-    opt(element, "FullName", org.full_name)
+    w.leaf("ShortName", org.short_name)
+    w.opt("FullName", org.full_name)
+    w.end(name)
 
 
-def _write_person(element: etree._Element, person: Person) -> None:
-    _write_organization(element, "Organization", person.organization)
-    opt(element, "Name", person.name)
-    opt(element, "Post", person.post)
-    opt(element, "Department", person.department)
-    opt(element, "Contact", person.contact)
+def _write_person(w: Writer, person: Person) -> None:
+    _write_organization(w, "Organization", person.organization)
+    w.opt("Name", person.name)
+    w.opt("Post", person.post)
+    w.opt("Department", person.department)
+    w.opt("Contact", person.contact)
 
 
-def _write_registration(parent: etree._Element, registration: Registration | None) -> None:
+def _write_registration(w: Writer, registration: Registration | None) -> None:
     if registration is not None:
-        sub(parent, "Registration", number=registration.number, date=day(registration.date))
+        w.leaf("Registration", number=registration.number, date=day(registration.date))
 
 
-def _write_document(envelope: etree._Element, doc: Document) -> None:
-    element = sub(envelope, "Document", uid=doc.uid)
-    sub(element, "Kind", doc.kind)
-    _write_organization(element, "Sender", doc.sender)
-    _write_registration(element, doc.registration)
-    opt(element, "Title", doc.title)
-    opt(element, "Annotation", doc.annotation)
+def _write_document(w: Writer, doc: Document) -> None:
+    w.start("Document", uid=doc.uid)
+    w.leaf("Kind", doc.kind)
+    _write_organization(w, "Sender", doc.sender)
+    _write_registration(w, doc.registration)
+    w.opt("Title", doc.title)
+    w.opt("Annotation", doc.annotation)
     if doc.signatories:
-        signatories = sub(element, "Signatories")
+        w.start("Signatories")
         for signatory in doc.signatories:
-            s = sub(signatories, "Signatory", signed=day(signatory.signed))
-            _write_person(s, signatory.person)
+            w.start("Signatory", signed=day(signatory.signed))
+            _write_person(w, signatory.person)
+            w.end("Signatory")
+        w.end("Signatories")
     if doc.addressees:
-        addressees = sub(element, "Addressees")
+        w.start("Addressees")
         for person in doc.addressees:
-            _write_person(sub(addressees, "Addressee"), person)
+            w.start("Addressee")
+            _write_person(w, person)
+            w.end("Addressee")
+        w.end("Addressees")
     if doc.pages is not None:
-        sub(element, "Pages", str(doc.pages))
+        w.leaf("Pages", str(doc.pages))
     if doc.urgency is not Urgency.NORMAL:
-        sub(element, "Urgency", doc.urgency.value)
+        w.leaf("Urgency", doc.urgency.value)
     if doc.links:
-        links = sub(element, "Links")
+        w.start("Links")
         for link in doc.links:
-            le = sub(
-                links,
-                "Link",
-                kind=link.kind.value,
-                documentUid=link.document_uid,
-                number=link.number,
-                date=day(link.date),
-            )
-            if link.organization is not None:
-                _write_organization(le, "Organization", link.organization)
+            attrs = {
+                "kind": link.kind.value,
+                "documentUid": link.document_uid,
+                "number": link.number,
+                "date": day(link.date),
+            }
+            if link.organization is None:
+                w.leaf("Link", **attrs)
+            else:
+                w.start("Link", **attrs)
+                _write_organization(w, "Organization", link.organization)
+                w.end("Link")
+        w.end("Links")
     if doc.subscriptions:
-        subscriptions = sub(element, "Subscriptions")
+        w.start("Subscriptions")
         for kind in doc.subscriptions:
-            sub(subscriptions, "Event", kind.value)
+            w.leaf("Event", kind.value)
+        w.end("Subscriptions")
+    w.end("Document")
 
 
-def _write_notification(envelope: etree._Element, note: Notification) -> None:
-    element = sub(
-        envelope,
+def _write_notification(w: Writer, note: Notification) -> None:
+    w.start(
         "Notification",
         kind=note.kind.value,
         documentUid=note.document_uid,
         messageId=note.message_id,
     )
-    sub(element, "Time", instant(note.time))
-    _write_registration(element, note.registration)
-    opt(element, "Reason", note.reason)
-    opt(element, "ErrorCode", note.error_code)
-    opt(element, "Comment", note.comment)
+    w.leaf("Time", instant(note.time))
+    _write_registration(w, note.registration)
+    w.opt("Reason", note.reason)
+    w.opt("ErrorCode", note.error_code)
+    w.opt("Comment", note.comment)
     if note.author is not None:
-        _write_organization(element, "Author", note.author)
+        _write_organization(w, "Author", note.author)
+    w.end("Notification")
 
 
 # --- reading ---------------------------------------------------------------------------------
+# Readers run only after schema validation, so required parts are present; _present guards
+# against the codec and the schema drifting apart rather than against input.
+
+
+def _present(element: etree._Element | None) -> etree._Element:
+    if element is None:
+        raise SchemaError("the envelope lacks a part its schema requires", code="envelope.invalid")
+    return element
 
 
 def _opt_instant(text: str | None) -> dt.datetime | None:
     return None if text is None else parse_instant(text)
 
 
-def _participant(header: etree._Element, name: str) -> str:
-    element = child(header, name)
-    assert element is not None  # required by the schema
-    return element.get("participant", "")
+def _participant(header: Fields, name: str) -> str:
+    return _present(header.child(name)).get("participant", "")
 
 
 def _read_file(element: etree._Element) -> FileRef:
+    get = element.get
+    description = element[0].text if len(element) else None
     return FileRef(
-        id=element.get("id", ""),
-        role=FileRole(element.get("role", "")),
-        name=element.get("name", ""),
-        media_type=element.get("mediaType", ""),
-        size=int(element.get("size", "0")),
-        sha256=element.get("sha256", ""),
-        streebog256=element.get("streebog256"),
-        signature_of=element.get("signatureOf"),
-        description=text_of(element, "Description"),
-        pages=int_or_none(element.get("pages")),
+        id=get("id", ""),
+        role=FileRole(get("role", "")),
+        name=get("name", ""),
+        media_type=get("mediaType", ""),
+        size=int(get("size", "0")),
+        sha256=get("sha256", ""),
+        streebog256=get("streebog256"),
+        signature_of=get("signatureOf"),
+        description=description,
+        pages=int_or_none(get("pages")),
     )
 
 
 def _read_organization(element: etree._Element) -> Organization:
+    parts = Fields(element)
+    get = element.get
     return Organization(
-        short_name=required_text(element, "ShortName"),
-        full_name=text_of(element, "FullName"),
-        inn=element.get("inn"),
-        ogrn=element.get("ogrn"),
-        medo_address=element.get("medo"),
-        uid=element.get("uid"),
-        region=element.get("region"),
+        short_name=parts.required("ShortName"),
+        full_name=parts.text("FullName"),
+        inn=get("inn"),
+        ogrn=get("ogrn"),
+        medo_address=get("medo"),
+        uid=get("uid"),
+        region=get("region"),
     )
 
 
 def _read_person(element: etree._Element) -> Person:
-    org = child(element, "Organization")
-    assert org is not None  # required by the schema
+    parts = Fields(element)
     return Person(
-        organization=_read_organization(org),
-        name=text_of(element, "Name"),
-        post=text_of(element, "Post"),
-        department=text_of(element, "Department"),
-        contact=text_of(element, "Contact"),
+        organization=_read_organization(_present(parts.child("Organization"))),
+        name=parts.text("Name"),
+        post=parts.text("Post"),
+        department=parts.text("Department"),
+        contact=parts.text("Contact"),
     )
 
 
-def _read_registration(parent: etree._Element) -> Registration | None:
-    element = child(parent, "Registration")
+def _read_registration(parts: Fields) -> Registration | None:
+    element = parts.child("Registration")
     if element is None:
         return None
-    date = parse_day(element.get("date"))
-    assert date is not None  # required by the schema
-    return Registration(number=element.get("number", ""), date=date)
+    return Registration(number=element.get("number", ""), date=_present_day(element.get("date")))
+
+
+def _present_day(text: str | None) -> dt.date:
+    value = parse_day(text)
+    if value is None:
+        raise SchemaError("a required date is missing", code="envelope.invalid")
+    return value
+
+
+def _items(element: etree._Element | None) -> etree._Element | tuple[()]:
+    return element if element is not None else ()
 
 
 def _read_document(element: etree._Element, files: tuple[FileRef, ...]) -> Document:
-    sender = child(element, "Sender")
-    assert sender is not None  # required by the schema
-    signatories = child(element, "Signatories")
-    addressees = child(element, "Addressees")
-    links = child(element, "Links")
-    subscriptions = child(element, "Subscriptions")
-    urgency = text_of(element, "Urgency")
+    parts = Fields(element)
+    urgency = parts.text("Urgency")
     return Document(
         uid=element.get("uid", ""),
-        kind=required_text(element, "Kind"),
-        sender=_read_organization(sender),
-        registration=_read_registration(element),
-        title=text_of(element, "Title"),
-        annotation=text_of(element, "Annotation"),
+        kind=parts.required("Kind"),
+        sender=_read_organization(_present(parts.child("Sender"))),
+        registration=_read_registration(parts),
+        title=parts.text("Title"),
+        annotation=parts.text("Annotation"),
         signatories=tuple(
             Signatory(person=_read_person(s), signed=parse_day(s.get("signed")))
-            for s in (signatories if signatories is not None else ())
+            for s in _items(parts.child("Signatories"))
         ),
-        addressees=tuple(_read_person(a) for a in (addressees if addressees is not None else ())),
-        pages=int_or_none(text_of(element, "Pages")),
+        addressees=tuple(_read_person(a) for a in _items(parts.child("Addressees"))),
+        pages=int_or_none(parts.text("Pages")),
         urgency=Urgency(urgency) if urgency is not None else Urgency.NORMAL,
-        links=tuple(_read_link(link) for link in (links if links is not None else ())),
+        links=tuple(_read_link(link) for link in _items(parts.child("Links"))),
         subscriptions=tuple(
-            NotificationKind(e.text or "")
-            for e in (subscriptions if subscriptions is not None else ())
+            NotificationKind(e.text or "") for e in _items(parts.child("Subscriptions"))
         ),
         files=files,
     )
 
 
 def _read_link(element: etree._Element) -> Link:
-    org = child(element, "Organization")
+    org = element[0] if len(element) else None  # the schema allows only an Organization
     return Link(
         kind=LinkKind(element.get("kind", "")),
         document_uid=element.get("documentUid"),
@@ -326,15 +347,16 @@ def _read_link(element: etree._Element) -> Link:
 
 
 def _read_notification(element: etree._Element) -> Notification:
-    author = child(element, "Author")
+    parts = Fields(element)
+    author = parts.child("Author")
     return Notification(
         kind=NotificationKind(element.get("kind", "")),
         document_uid=element.get("documentUid", ""),
         message_id=element.get("messageId", ""),
-        time=parse_instant(required_text(element, "Time")),
-        registration=_read_registration(element),
-        reason=text_of(element, "Reason"),
-        error_code=text_of(element, "ErrorCode"),
-        comment=text_of(element, "Comment"),
+        time=parse_instant(parts.required("Time")),
+        registration=_read_registration(parts),
+        reason=parts.text("Reason"),
+        error_code=parts.text("ErrorCode"),
+        comment=parts.text("Comment"),
         author=_read_organization(author) if author is not None else None,
     )

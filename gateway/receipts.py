@@ -13,34 +13,31 @@ from gateway import envelope, schemas, xmlsafe
 from gateway.errors import SchemaError
 from gateway.model import ErrorReport, FileDigest, Message, Receipt
 from gateway.xmltools import (
-    child,
+    Fields,
+    Writer,
     instant,
-    opt,
     parse_instant,
-    required_text,
-    root,
-    sub,
-    text_of,
-    to_bytes,
 )
 
 __all__ = ["decode_error", "decode_receipt", "encode_error", "encode_receipt", "read"]
 
 
 def encode_receipt(receipt: Receipt) -> bytes:
-    element = root("Receipt")
-    sub(element, "MessageId", receipt.message_id)
-    sub(element, "Time", instant(receipt.time))
-    sub(element, "Sender", participant=receipt.sender)
-    sub(element, "Recipient", participant=receipt.recipient)
-    sub(element, "Accepted", "true" if receipt.accepted else "false")
-    sub(element, "EnvelopeDigest", receipt.envelope_sha256, algorithm="sha256")
+    w = Writer("Receipt")
+    w.leaf("MessageId", receipt.message_id)
+    w.leaf("Time", instant(receipt.time))
+    w.leaf("Sender", participant=receipt.sender)
+    w.leaf("Recipient", participant=receipt.recipient)
+    w.leaf("Accepted", "true" if receipt.accepted else "false")
+    w.leaf("EnvelopeDigest", receipt.envelope_sha256, algorithm="sha256")
     if receipt.files:
-        files = sub(element, "Files")
+        w.start("Files")
         for digest in receipt.files:
-            sub(files, "File", id=digest.file_id, sha256=digest.sha256)
-    schemas.validate(element, schemas.Kind.RECEIPT)
-    return to_bytes(element)
+            w.leaf("File", id=digest.file_id, sha256=digest.sha256)
+        w.end("Files")
+    data, tree = w.finish()
+    schemas.validate(tree, schemas.Kind.RECEIPT)
+    return data
 
 
 def decode_receipt(data: bytes) -> Receipt:
@@ -48,14 +45,15 @@ def decode_receipt(data: bytes) -> Receipt:
 
 
 def encode_error(report: ErrorReport) -> bytes:
-    element = root("Error")
-    sub(element, "Code", report.code)
-    sub(element, "Message", report.message)
-    sub(element, "Time", instant(report.time))
-    sub(element, "Sender", participant=report.sender)
-    opt(element, "MessageId", report.message_id)
-    schemas.validate(element, schemas.Kind.ERROR)
-    return to_bytes(element)
+    w = Writer("Error")
+    w.leaf("Code", report.code)
+    w.leaf("Message", report.message)
+    w.leaf("Time", instant(report.time))
+    w.leaf("Sender", participant=report.sender)
+    w.opt("MessageId", report.message_id)
+    data, tree = w.finish()
+    schemas.validate(tree, schemas.Kind.ERROR)
+    return data
 
 
 def decode_error(data: bytes) -> ErrorReport:
@@ -81,22 +79,24 @@ def _checked(element: etree._Element, kind: schemas.Kind) -> etree._Element:
     return element
 
 
-def _participant(element: etree._Element, name: str) -> str:
-    ref = child(element, name)
-    assert ref is not None  # required by the schema
+def _participant(parts: Fields, name: str) -> str:
+    ref = parts.child(name)
+    if ref is None:  # the schema requires it; guard against codec/schema drift
+        raise SchemaError(f"{name} is missing")
     return ref.get("participant", "")
 
 
 def _read_receipt(element: etree._Element) -> Receipt:
-    files = child(element, "Files")
+    parts = Fields(element)
+    files = parts.child("Files")
     return Receipt(
-        message_id=required_text(element, "MessageId"),
-        time=parse_instant(required_text(element, "Time")),
-        sender=_participant(element, "Sender"),
-        recipient=_participant(element, "Recipient"),
+        message_id=parts.required("MessageId"),
+        time=parse_instant(parts.required("Time")),
+        sender=_participant(parts, "Sender"),
+        recipient=_participant(parts, "Recipient"),
         # xs:boolean also allows "1"/"0"
-        accepted=required_text(element, "Accepted").strip() in ("true", "1"),
-        envelope_sha256=required_text(element, "EnvelopeDigest").strip(),
+        accepted=parts.required("Accepted").strip() in ("true", "1"),
+        envelope_sha256=parts.required("EnvelopeDigest").strip(),
         files=tuple(
             FileDigest(file_id=f.get("id", ""), sha256=f.get("sha256", ""))
             for f in (files if files is not None else ())
@@ -105,10 +105,11 @@ def _read_receipt(element: etree._Element) -> Receipt:
 
 
 def _read_error(element: etree._Element) -> ErrorReport:
+    parts = Fields(element)
     return ErrorReport(
-        code=required_text(element, "Code"),
-        message=required_text(element, "Message"),
-        time=parse_instant(required_text(element, "Time")),
-        sender=_participant(element, "Sender"),
-        message_id=text_of(element, "MessageId"),
+        code=parts.required("Code"),
+        message=parts.required("Message"),
+        time=parse_instant(parts.required("Time")),
+        sender=_participant(parts, "Sender"),
+        message_id=parts.text("MessageId"),
     )

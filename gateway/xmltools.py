@@ -1,12 +1,14 @@
 """Small helpers shared by the wire codecs: qualified names, timestamps, optional fields.
 
-Writing goes through :func:`sub` so that a value XML cannot carry (a control character, a lone
-surrogate) becomes one clear :class:`EnvelopeError` naming the field, instead of lxml's ValueError.
+Writing goes through :class:`Writer`, so that a value XML cannot carry (a control character, a
+lone surrogate) becomes one clear :class:`EnvelopeError` naming the element.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from functools import cache
 from typing import Final
 
 from lxml import etree
@@ -14,39 +16,103 @@ from lxml import etree
 from gateway.errors import EnvelopeError
 from gateway.schemas import NS, VERSION
 
-NSMAP: Final = {None: NS}
 
-
+@cache
 def q(name: str) -> str:
     """The qualified tag of a wire-format element."""
     return f"{{{NS}}}{name}"
 
 
-def root(name: str) -> etree._Element:
-    element = etree.Element(q(name), nsmap=NSMAP)
-    element.set("version", VERSION)
-    return element
+class Writer:
+    """Writes one wire document as text, escaping every value, then parses the result.
 
+    Building an lxml tree element by element costs ~1-2 µs per element and more per attribute;
+    joining escaped strings is several times cheaper, and the document is parsed once anyway
+    for schema validation. Values are escaped here and nowhere else: text gets &, <, > and CR
+    as references; attributes also get ", TAB and LF, so the parser's attribute-value
+    normalisation cannot change them.
+    """
 
-def sub(
-    parent: etree._Element, name: str, text: str | None = None, /, **attrs: str | None
-) -> etree._Element:
-    element = etree.SubElement(parent, q(name))
-    try:
+    __slots__ = ("_parts", "_root")
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self._parts = [f'{_DECLARATION}<{root} xmlns="{NS}" version="{VERSION}">']
+
+    def start(self, name: str, /, **attrs: str | None) -> None:
+        self._parts.append(f"<{name}{_attributes(attrs)}>" if attrs else f"<{name}>")
+
+    def end(self, name: str) -> None:
+        self._parts.append(f"</{name}>")
+
+    def leaf(self, name: str, text: str | None = None, /, **attrs: str | None) -> None:
+        head = f"<{name}{_attributes(attrs)}" if attrs else f"<{name}"
+        if text is None:
+            self._parts.append(head + "/>")
+        else:
+            self._parts.append(f"{head}>{_text(text)}</{name}>")
+
+    def opt(self, name: str, text: str | None) -> None:
+        """An element only when there is a value (absent and empty are the same on the wire)."""
         if text is not None:
-            element.text = text
-        for key, value in attrs.items():
-            if value is not None:
-                element.set(key, value)
-    except ValueError as exc:
-        raise EnvelopeError(f"{name}: the value cannot be written as XML ({exc})") from None
-    return element
+            self.leaf(name, text)
+
+    def finish(self) -> tuple[bytes, etree._Element]:
+        """The document's bytes and its parsed tree; EnvelopeError names a value XML can't hold."""
+        text = "".join(self._parts) + f"</{self._root}>"
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate
+            raise EnvelopeError(
+                f"{_element_at(text, exc.start)}: the value cannot be written as XML "
+                f"(character U+{ord(text[exc.start]):04X})"
+            ) from None
+        try:
+            return data, etree.fromstring(data, _PARSER)
+        except etree.XMLSyntaxError as exc:  # a control character or U+FFFE/U+FFFF
+            line, column = exc.position
+            offset = sum(len(row) + 1 for row in text.split("\n")[: line - 1]) + column
+            raise EnvelopeError(
+                f"{_element_at(text, offset)}: the value cannot be written as XML ({exc.msg})"
+            ) from None
 
 
-def opt(parent: etree._Element, name: str, text: str | None) -> None:
-    """Write an element only when there is a value (absent and empty are the same on the wire)."""
-    if text is not None:
-        sub(parent, name, text)
+_DECLARATION: Final = "<?xml version='1.0' encoding='UTF-8'?>\n"
+# Our own output only: comments, entities and DTDs cannot occur in what Writer produces.
+_PARSER: Final = etree.XMLParser(resolve_entities=False, no_network=True, collect_ids=False)
+_TAG = re.compile(r"<([A-Za-z]+)[^<]*$")
+_ATTRIBUTE_SPECIAL = re.compile('[&<>"\t\n\r]')
+
+
+def _text(value: str) -> str:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value
+
+
+def _attribute(value: str) -> str:
+    if not _ATTRIBUTE_SPECIAL.search(value):  # ids, digests, sizes, dates: the common case
+        return value
+    value = _text(value)
+    for raw, reference in (('"', "&quot;"), ("\t", "&#9;"), ("\n", "&#10;")):
+        if raw in value:
+            value = value.replace(raw, reference)
+    return value
+
+
+def _attributes(attrs: dict[str, str | None]) -> str:
+    return "".join(f' {k}="{_attribute(v)}"' for k, v in attrs.items() if v is not None)
+
+
+def _element_at(text: str, offset: int) -> str:
+    match = _TAG.search(text, 0, max(offset, 0))
+    return match.group(1) if match else "the document"
 
 
 def instant(value: dt.datetime) -> str:
@@ -69,25 +135,32 @@ def parse_day(text: str | None) -> dt.date | None:
     return None if text is None else dt.date.fromisoformat(text[:10])
 
 
-def child(parent: etree._Element, name: str) -> etree._Element | None:
-    return parent.find(q(name))
+class Fields:
+    """The children of one element by tag, gathered in one pass (``find`` costs ~2 µs a call).
 
+    Only for elements whose children are each allowed once by the schema; repeated children
+    are read by iterating the element.
+    """
 
-def text_of(parent: etree._Element, name: str) -> str | None:
-    element = parent.find(q(name))
-    return None if element is None else (element.text or "")
+    __slots__ = ("_children", "element")
 
+    def __init__(self, element: etree._Element) -> None:
+        self.element = element
+        self._children = {c.tag: c for c in element}
 
-def required_text(parent: etree._Element, name: str) -> str:
-    value = text_of(parent, name)
-    if value is None:  # the schema forbids this; guard against a codec/schema drift
-        raise EnvelopeError(f"{name} is missing")
-    return value
+    def child(self, name: str) -> etree._Element | None:
+        return self._children.get(q(name))
+
+    def text(self, name: str) -> str | None:
+        element = self._children.get(q(name))
+        return None if element is None else (element.text or "")
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:  # the schema forbids this; guard against a codec/schema drift
+            raise EnvelopeError(f"{name} is missing")
+        return value
 
 
 def int_or_none(text: str | None) -> int | None:
     return None if text is None else int(text)
-
-
-def to_bytes(element: etree._Element) -> bytes:
-    return etree.tostring(element, xml_declaration=True, encoding="UTF-8")
