@@ -98,7 +98,7 @@ def test_encode_validates_signature_of_against_the_manifest() -> None:
 def test_duplicate_file_ids_are_refused() -> None:
     doc = letter().payload
     assert isinstance(doc, Document)
-    with pytest.raises(SchemaError, match="(?i)duplicate"):
+    with pytest.raises(SchemaError, match=r"(?i)duplicate"):
         envelope.encode(
             letter(payload=dataclasses.replace(doc, files=(doc.files[0], doc.files[0])))
         )
