@@ -97,8 +97,6 @@ def _text(value: str) -> str:
 
 
 def _attribute(value: str) -> str:
-    if not _ATTRIBUTE_SPECIAL.search(value):  # ids, digests, sizes, dates: the common case
-        return value
     value = _text(value)
     for raw, reference in (('"', "&quot;"), ("\t", "&#9;"), ("\n", "&#10;")):
         if raw in value:
@@ -107,7 +105,13 @@ def _attribute(value: str) -> str:
 
 
 def _attributes(attrs: dict[str, str | None]) -> str:
-    return "".join(f' {k}="{_attribute(v)}"' for k, v in attrs.items() if v is not None)
+    parts = []
+    for key, value in attrs.items():
+        if value is not None:
+            if _ATTRIBUTE_SPECIAL.search(value):  # ids, digests, sizes, dates need nothing
+                value = _attribute(value)
+            parts.append(f' {key}="{value}"')
+    return "".join(parts)
 
 
 def _element_at(text: str, offset: int) -> str:

@@ -117,8 +117,7 @@ def test_a_plain_doctype_is_refused() -> None:
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_a_doctype_in_a_wide_encoding_is_refused(codec: str) -> None:
     text = (
-        f'<?xml version="1.0" encoding="{codec.upper()}"?>'
-        '<!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'
+        f'<?xml version="1.0" encoding="{codec.upper()}"?><!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'
     )
     data = text.encode(codec)
     assert refused(data).code == "xml.entity_forbidden"

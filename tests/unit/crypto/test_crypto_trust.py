@@ -378,3 +378,12 @@ def test_expiring_lists_soonest_first(
     everything = policy.expiring(timedelta(days=800), now=now)
     assert [item.certificate for item in everything] == [old.cert, new.cert]
     assert policy.expiring(timedelta(days=1), now=now) == []
+
+
+def test_issuer_search_is_bounded(pki: Pki, alice: Party, now: datetime) -> None:
+    # The certificate list of a signature is unsigned: a sender can stuff it with CAs that all
+    # bear the issuer's name. The search gives up after a fixed number of candidates.
+    decoys = [demo.new_ca("Demo CA")[0] for _ in range(40)]
+    store = TrustStore([demo.new_ca("Unrelated Root")[0]])
+    error = _error(lambda: store.validate(alice.cert, at=now, intermediates=decoys))
+    assert "too many candidate issuers" in error.message and _names(error, alice.cert)

@@ -379,3 +379,24 @@ def test_signature_over_the_content_itself(alice: Party, content: bytes) -> None
 
 def _der(party: Party) -> bytes:
     return party.cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_ber_indefinite_lengths_outside_the_signed_attributes(alice: Party, content: bytes) -> None:
+    # Streaming CMS producers write the outer structures with indefinite lengths (BER).
+    der = alice.sign(content)
+    info = cms.ContentInfo.load(der)
+    ber = (
+        b"\x30\x80"
+        + info["content_type"].dump()
+        + b"\xa0\x80\x30\x80"
+        + info["content"].contents
+        + b"\x00\x00" * 3
+    )
+    (verified,) = verify_detached(ber, content)
+    assert verified.certificate == alice.cert
+
+    value = info["content"]["signer_infos"][0]["signature"].native
+    assert ber.count(value) == 1
+    broken = ber.replace(value, value[:-1] + bytes([value[-1] ^ 1]))
+    assert "does not match" in _reason(broken, content)
+    assert "well-formed" in _reason(ber[:-2], content)  # an end-of-contents marker missing

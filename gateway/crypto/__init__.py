@@ -1,0 +1,37 @@
+"""Signatures and trust (DESIGN §6): detached CMS signing and verification, chains, key files.
+
+Import from here; the submodules are one concept each: key files (keys), signing (signer),
+element boundaries of hostile DER (der), reading a SignedData (cms), verification (verifier),
+chains and participants (trust), and the demo PKI (demo).
+"""
+
+from gateway.crypto.demo import PROFILES, generate_key, issue_certificate, new_ca
+from gateway.crypto.keys import (
+    PrivateKey,
+    load_certificates,
+    load_private_key,
+    write_certificate,
+    write_private_key,
+)
+from gateway.crypto.signer import CmsSigner
+from gateway.crypto.trust import ParticipantCertificate, TrustPolicy, TrustStore
+from gateway.crypto.verifier import VerifiedSignature, load_signature, verify_detached
+
+__all__ = [
+    "PROFILES",
+    "CmsSigner",
+    "ParticipantCertificate",
+    "PrivateKey",
+    "TrustPolicy",
+    "TrustStore",
+    "VerifiedSignature",
+    "generate_key",
+    "issue_certificate",
+    "load_certificates",
+    "load_private_key",
+    "load_signature",
+    "new_ca",
+    "verify_detached",
+    "write_certificate",
+    "write_private_key",
+]

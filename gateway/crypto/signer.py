@@ -1,0 +1,113 @@
+"""Making detached CMS signatures (RFC 5652 SignedData, DER) with our own key.
+
+The profile is fixed: SHA-256, signed attributes (contentType, messageDigest, signingTime), the
+signer's certificate and chain embedded; RSA PKCS#1 v1.5 or RSASSA-PSS, or ECDSA P-256/P-384.
+A signer must never be built from a key that does not belong to its certificate, and never
+names key material in an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from gateway.crypto.keys import PrivateKey, load_certificates, load_private_key
+from gateway.errors import GatewayError
+
+_OPTIONS = (
+    pkcs7.PKCS7Options.DetachedSignature,
+    pkcs7.PKCS7Options.Binary,
+    pkcs7.PKCS7Options.NoCapabilities,
+)
+_CURVES = (ec.SECP256R1, ec.SECP384R1)
+
+
+class CmsSigner:
+    """Signs content with one certificate and its private key."""
+
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        private_key: PrivateKey,
+        *,
+        chain: Sequence[x509.Certificate] = (),
+        rsa_pss: bool = False,
+    ) -> None:
+        _check_key(certificate, private_key, rsa_pss=rsa_pss)
+        self._certificate = certificate
+        self._key = private_key
+        self._chain = tuple(chain)
+        self._padding: padding.PSS | padding.PKCS1v15 | None = None
+        if rsa_pss:
+            # Salt as long as the digest: what RFC 4056 recommends and every verifier expects.
+            self._padding = padding.PSS(
+                mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH
+            )
+        elif isinstance(private_key, rsa.RSAPrivateKey):
+            self._padding = padding.PKCS1v15()
+
+    @classmethod
+    def from_files(
+        cls,
+        certificate: str | os.PathLike[str],
+        private_key: str | os.PathLike[str],
+        *,
+        rsa_pss: bool = False,
+    ) -> CmsSigner:
+        """A signer from a certificate file (signer first, then its chain) and a key file."""
+        signer_cert, *chain = load_certificates(certificate)
+        try:
+            return cls(signer_cert, load_private_key(private_key), chain=chain, rsa_pss=rsa_pss)
+        except GatewayError as exc:
+            raise GatewayError(
+                f"{os.fspath(certificate)} and {os.fspath(private_key)}: {exc.message}",
+                code=exc.code,
+            ) from None
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self._certificate
+
+    def sign(self, content: bytes) -> bytes:
+        """A detached CMS SignedData over ``content``, DER-encoded."""
+        builder = (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(content)
+            .add_signer(self._certificate, self._key, hashes.SHA256(), rsa_padding=self._padding)
+        )
+        # Certificates are added after set_data: set_data starts a new builder without them.
+        for cert in self._chain:
+            builder = builder.add_certificate(cert)
+        return builder.sign(serialization.Encoding.DER, _OPTIONS)
+
+
+def _check_key(certificate: x509.Certificate, key: PrivateKey, *, rsa_pss: bool) -> None:
+    subject = certificate.subject.rfc4514_string()
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise GatewayError(
+            f"a {type(key).__name__} cannot sign; only RSA and EC keys are supported",
+            code="keys.unsupported",
+        )
+    if isinstance(key, ec.EllipticCurvePrivateKey) and not isinstance(key.curve, _CURVES):
+        raise GatewayError(
+            f"the EC curve {key.curve.name} is not supported; use P-256 or P-384",
+            code="keys.unsupported",
+        )
+    if rsa_pss and not isinstance(key, rsa.RSAPrivateKey):
+        raise GatewayError("RSA-PSS needs an RSA key, the key is EC", code="keys.mismatch")
+    try:
+        matches = certificate.public_key() == key.public_key()
+    except (ValueError, UnsupportedAlgorithm):  # an unreadable certificate key cannot match
+        matches = False
+    if not matches:
+        raise GatewayError(
+            f"the private key does not belong to the certificate {subject} "
+            f"(serial {certificate.serial_number:x})",
+            code="keys.mismatch",
+        )
