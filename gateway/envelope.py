@@ -9,6 +9,7 @@ never touches files or the network; signing the returned bytes is :mod:`gateway.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from lxml import etree
 
@@ -139,6 +140,14 @@ def _write_file(w: Writer, file: FileRef) -> None:
 
 
 def _write_organization(w: Writer, name: str, org: Organization) -> None:
+    w.fragment(_organization_xml(name, org))
+
+
+@functools.lru_cache(maxsize=1024)
+def _organization_xml(name: str, org: Organization) -> str:
+    # The same ministries appear in letter after letter (and often several times in one):
+    # an organisation always renders to the same text, so it is rendered once.
+    w = Writer(None)
     w.start(
         name,
         uid=org.uid,
@@ -150,6 +159,7 @@ def _write_organization(w: Writer, name: str, org: Organization) -> None:
     w.leaf("ShortName", org.short_name)
     w.opt("FullName", org.full_name)
     w.end(name)
+    return w.text()
 
 
 def _write_person(w: Writer, person: Person) -> None:

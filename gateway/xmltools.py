@@ -35,9 +35,18 @@ class Writer:
 
     __slots__ = ("_parts", "_root")
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str | None) -> None:
+        """A document with this root element, or (``None``) a fragment for :meth:`fragment`."""
         self._root = root
-        self._parts = [f'{_DECLARATION}<{root} xmlns="{NS}" version="{VERSION}">']
+        self._parts = [f'{_DECLARATION}<{root} xmlns="{NS}" version="{VERSION}">'] if root else []
+
+    def fragment(self, text: str) -> None:
+        """Insert text another (fragment) Writer produced; it is checked with the document."""
+        self._parts.append(text)
+
+    def text(self) -> str:
+        """What a fragment Writer wrote."""
+        return "".join(self._parts)
 
     def start(self, name: str, /, **attrs: str | None) -> None:
         self._parts.append(f"<{name}{_attributes(attrs)}>" if attrs else f"<{name}>")
