@@ -1,0 +1,282 @@
+"""The storage contract: what the gateway needs to keep, and nothing about how.
+
+Two backends implement it (SQLite, the embedded default; PostgreSQL, for several nodes) and one
+contract test suite runs against both. A backend only persists and answers; the meaning of a
+retry, an expiry or a receipt is decided above it (delivery, receiver, hand-off). Every write
+method is ONE transaction that also appends its audit record, so a crash leaves either the
+whole step or none of it. Blobs referenced by a write are already durable (fsynced) before the
+write is called.
+
+Times are timezone-aware UTC datetimes. Message ids are unique per gateway: an inbound and an
+outbound message never share one (envelope ids are GUIDs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.model import MessageType
+
+
+class Direction(enum.StrEnum):
+    OUT = "out"  # we send it to a peer
+    IN = "in"  # a peer sent it to us; handed off to our local system
+    LOCAL = "local"  # made by this gateway for our own local system (a failure notification)
+
+
+class State(enum.StrEnum):
+    # outbound
+    QUEUED = "queued"  # waiting for its (next) delivery attempt
+    DELIVERED = "delivered"  # the peer returned a valid signed receipt
+    REJECTED = "rejected"  # the peer refused it with a signed error (never retried by itself)
+    EXPIRED = "expired"  # expires_at passed before delivery (dead letter)
+    CANCELLED = "cancelled"  # an operator cancelled it
+    # inbound and local
+    ACCEPTED = "accepted"  # stored, receipt given; waiting for hand-off
+    HANDED_OFF = "handed-off"  # exported to the local system
+
+    @property
+    def dead(self) -> bool:
+        """A dead letter: an operator may retry it."""
+        return self in (State.REJECTED, State.EXPIRED, State.CANCELLED)
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    sha256: str  # lower-case hex; the blob's address
+    size: int
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file of a message: its manifest id and name, and the blob holding its bytes."""
+
+    file_id: str
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """Everything a write needs to record a message (outbound, inbound or local)."""
+
+    message_id: str
+    direction: Direction
+    peer: str  # the other participant: recipient of OUT, sender of IN, ourselves for LOCAL
+    type: MessageType
+    created_at: dt.datetime  # the envelope's Created
+    envelope: bytes  # the exact envelope bytes
+    signature: bytes  # its detached CMS signature (DER); empty for LOCAL items
+    envelope_sha256: str
+    files: tuple[StoredFile, ...] = ()
+    expires_at: dt.datetime | None = None
+    correlation_id: str | None = None
+    document_uid: str | None = None
+    registration_number: str | None = None
+    local_ref: str | None = None  # the local system's idempotency key (OUT only)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message_id: str
+    direction: Direction
+    peer: str
+    type: MessageType
+    state: State
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    envelope: bytes
+    signature: bytes
+    envelope_sha256: str
+    files: tuple[StoredFile, ...]
+    expires_at: dt.datetime | None
+    correlation_id: str | None
+    document_uid: str | None
+    registration_number: str | None
+    local_ref: str | None
+    attempts: int  # delivery attempts made (OUT)
+    next_attempt_at: dt.datetime | None  # OUT and QUEUED only
+    receipt: bytes | None  # OUT: the peer's receipt; IN: the receipt we gave
+    receipt_signature: bytes | None
+    error_code: str | None  # why it is REJECTED/EXPIRED, or the last attempt's error
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: dt.datetime
+    state: State
+    detail: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at: dt.datetime
+    outcome: str  # "delivered" | "retry" | "rejected" | "expired"
+    http_status: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at: dt.datetime
+    actor: str  # "gateway", "operator:<name>", "peer:<participant>"
+    action: str  # e.g. "message.queued", "message.delivered", "queue.retry"
+    message_id: str | None
+    detail: str
+    prev_hash: str  # hex SHA-256 of the previous record ("0" * 64 for the first)
+    hash: str  # hex SHA-256 over prev_hash and this record's fields (gateway.audit.record_hash)
+
+
+# Outcomes of one delivery attempt, given to Store.finish_attempt.
+
+
+@dataclass(frozen=True)
+class Delivered:
+    receipt: bytes
+    receipt_signature: bytes
+    http_status: int = 200
+
+
+@dataclass(frozen=True)
+class Retry:
+    next_attempt_at: dt.datetime
+    error: str
+    http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The peer refused it; ``notification`` (direction LOCAL) tells our local system."""
+
+    code: str
+    message: str
+    notification: NewMessage
+    http_status: int | None = None
+    error_document: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Expired:
+    notification: NewMessage
+    error: str
+
+
+Outcome = Delivered | Retry | Rejected | Expired
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Result of recording an inbound message: new, or the duplicate of an earlier one."""
+
+    new: bool
+    record: MessageRecord  # for a duplicate: the ORIGINAL record, with the original receipt
+
+
+class StoreError(Exception):
+    """A storage failure (disk full, database gone); the operation did not happen."""
+
+
+class BlobStore(Protocol):
+    async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
+        """Stream a blob in, hashing as it goes; durable (fsynced) when this returns.
+
+        Over ``max_size`` bytes: stop reading, keep nothing, raise ValueError.
+        """
+        ...
+
+    async def put_bytes(self, data: bytes) -> BlobRef: ...
+
+    def read(self, sha256: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks (never whole); KeyError if it does not exist."""
+        ...
+
+    async def exists(self, sha256: str) -> bool: ...
+
+
+class Store(Protocol):
+    """A gateway's durable state. Every method may raise StoreError."""
+
+    blobs: BlobStore
+
+    async def close(self) -> None: ...
+
+    # --- outbound ------------------------------------------------------------------------
+    async def add_outbound(self, message: NewMessage, *, actor: str) -> MessageRecord:
+        """Record a sealed outbound message as QUEUED, due now (message + queue + audit).
+
+        A ``local_ref`` already used returns that earlier record instead (idempotent intake).
+        """
+        ...
+
+    async def claim_outbound(
+        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> list[MessageRecord]:
+        """Lease up to ``limit`` QUEUED messages that are due (next attempt or expiry reached)
+        and not leased by a live owner, oldest due first."""
+        ...
+
+    async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:
+        """Record one attempt and its outcome; releases the lease. False (and nothing written)
+        when ``owner`` no longer holds the lease."""
+        ...
+
+    async def release_leases(self, owner: str | None = None) -> int:
+        """Give back the leases of ``owner`` (all owners with None: single-node start-up)."""
+        ...
+
+    # --- inbound and local ---------------------------------------------------------------
+    async def add_inbound(
+        self, message: NewMessage, receipt: bytes, receipt_signature: bytes, *, actor: str
+    ) -> Accepted:
+        """Record an accepted inbound message with the receipt we give, as ACCEPTED; a message
+        id seen before changes nothing and returns the original record."""
+        ...
+
+    async def claim_handoff(
+        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> list[MessageRecord]:
+        """Lease up to ``limit`` ACCEPTED inbound/local messages for hand-off, oldest first."""
+        ...
+
+    async def mark_handed_off(self, message_id: str, owner: str, *, detail: str) -> bool: ...
+
+    # --- reading -------------------------------------------------------------------------
+    async def get(self, message_id: str) -> MessageRecord | None: ...
+
+    async def list_messages(
+        self,
+        *,
+        direction: Direction | None = None,
+        states: tuple[State, ...] = (),
+        limit: int = 100,
+    ) -> list[MessageRecord]:
+        """Newest first."""
+        ...
+
+    async def count_by_state(self) -> dict[tuple[Direction, State], int]: ...
+
+    async def history(self, message_id: str) -> list[HistoryEntry]: ...
+
+    async def attempts(self, message_id: str) -> list[Attempt]: ...
+
+    # --- operators -----------------------------------------------------------------------
+    async def retry(self, message_id: str, *, actor: str, now: dt.datetime) -> MessageRecord:
+        """A dead outbound letter back to QUEUED, due now (its expiry cleared). KeyError if
+        unknown, ValueError if it is not an outbound dead letter."""
+        ...
+
+    async def cancel(self, message_id: str, *, actor: str) -> MessageRecord:
+        """A QUEUED outbound message to CANCELLED. KeyError / ValueError as for retry."""
+        ...
+
+    # --- audit ---------------------------------------------------------------------------
+    async def audit(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        """Audit records with seq > ``after``, in order."""
+        ...
