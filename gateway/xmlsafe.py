@@ -1,10 +1,13 @@
 """The one way the gateway parses XML that came from outside.
 
-Every envelope, receipt, МЭДО or СЭВ file goes through :func:`parse`: a size cap first, then a
-scan that refuses any DOCTYPE before libxml2 sees the bytes, then lxml with entities, DTD loading
-and network access off. The pre-parse scan is not belt-and-braces: libxml2 2.14 opens a local
-external subset (``<!DOCTYPE r SYSTEM "/etc/passwd">``) even with ``load_dtd=False``, so the
-parser settings alone would let hostile input make the gateway read local files.
+Every envelope, receipt, МЭДО or СЭВ file goes through :func:`parse`: a size cap first; then the
+encoding must be one we know (UTF-8/16/32 and the Cyrillic single-byte ones) and any DOCTYPE is
+refused, both before libxml2 sees the bytes; then lxml parses with entities, DTD loading and
+network access off and a resolver that hands out nothing. The layers are not belt-and-braces:
+with lxml's ``collect_ids=False`` (libxml2's XML_SKIP_IDS) libxml2 2.14 opens a local external
+subset (``<!DOCTYPE r SYSTEM "/etc/passwd">``) even with ``load_dtd=False`` — never set it —
+and libxml2 honours exotic encodings such as UTF-7 in which a byte scan cannot see markup. Each
+layer alone has been seen to fail; the tests exercise each one on its own.
 
 This module must never return a tree that has a DTD, an entity or an external reference in it.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -31,7 +34,21 @@ _BOMS: Final = (
     (b"\xfe\xff", "utf-16-be"),
     (b"\xff\xfe", "utf-16-le"),
 )
+#: Declared encodings we read, compared without case, '-' and '_'. Anything else (UTF-7,
+#: EBCDIC, …) could hide markup from the scan.
+ENCODINGS: Final = frozenset(
+    {"utf8", "utf16", "utf16le", "utf16be", "utf32", "utf32le", "utf32be",
+     "windows1251", "cp1251", "koi8r", "iso88595", "usascii", "ascii"}
+)  # fmt: skip
+_DECLARED = re.compile(r"""<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _local = threading.local()
+
+
+class _RefuseAll(etree.Resolver):
+    """Resolves every external reference to nothing: no file or URL is ever opened."""
+
+    def resolve(self, system_url: str | None, public_id: str | None, context: object, /) -> Any:
+        return self.resolve_empty(context)
 
 
 def parser() -> etree.XMLParser:
@@ -44,12 +61,12 @@ def parser() -> etree.XMLParser:
             load_dtd=False,
             dtd_validation=False,
             huge_tree=False,  # keeps libxml2's own depth (256) and text-node limits
-            collect_ids=False,
             # Comments and PIs carry no meaning here; dropping them keeps readers that walk
             # children from meeting nodes the schema never mentions.
             remove_comments=True,
             remove_pis=True,
         )
+        p.resolvers.add(_RefuseAll())
         _local.parser = p
     return p
 
@@ -67,19 +84,25 @@ def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
             f"the XML document is {len(data):,} bytes, over the limit of {max_bytes:,} bytes",
             code="xml.too_large",
         )
-    _refuse_doctype(_scannable_text(bytes(data)))
+    text = _scannable_text(bytes(data))
+    _refuse_unknown_encoding(text)
+    _refuse_doctype(text)
     try:
         root = etree.fromstring(data, parser())
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc) from None
-    # Backstop for encodings the byte scan cannot read: nothing DTD-shaped may survive.
+    refuse_dtd_in(root)
+    return root
+
+
+def refuse_dtd_in(root: etree._Element) -> None:
+    """Backstop behind the scan: nothing DTD-shaped may survive a parse."""
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlSecurityError(
             "the XML document has a DOCTYPE declaration; DTDs are not accepted",
             code="xml.doctype_forbidden",
         )
-    return root
 
 
 def _scannable_text(data: bytes) -> str:
@@ -98,6 +121,24 @@ def _scannable_text(data: bytes) -> str:
         return data.decode(codec, errors="replace")
     # UTF-8, windows-1251 and every other ASCII-compatible encoding keep markup as ASCII.
     return data.decode("latin-1")
+
+
+def _refuse_unknown_encoding(text: str) -> None:
+    head = text.lstrip("\ufeff \t\r\n")
+    if head and not head.startswith("<"):
+        raise XmlSecurityError(
+            "the document does not start with '<' in UTF-8, UTF-16, UTF-32 or a Cyrillic "
+            "single-byte encoding; other encodings are not accepted",
+            code="xml.encoding_forbidden",
+        )
+    declared = _DECLARED.match(head[:200])
+    name = declared.group(1).strip().lower().replace("-", "").replace("_", "") if declared else ""
+    if declared and name not in ENCODINGS:
+        raise XmlSecurityError(
+            f"the document declares encoding {declared.group(1)[:40]!r}; accepted: UTF-8, "
+            "UTF-16, UTF-32, windows-1251, KOI8-R, ISO-8859-5",
+            code="xml.encoding_forbidden",
+        )
 
 
 def _refuse_doctype(text: str) -> None:
@@ -128,4 +169,5 @@ def _syntax_error(exc: etree.XMLSyntaxError) -> XmlSecurityError:
         return XmlSecurityError(
             "the XML document is nested too deeply (over 256 levels)", code="xml.too_deep"
         )
-    return XmlSecurityError(f"the XML document is not well-formed: {exc.msg}")
+    message = (exc.msg or "").splitlines()[0] if exc.msg else "parse error"
+    return XmlSecurityError(f"the XML document is not well-formed: {message}")

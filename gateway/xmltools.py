@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from functools import cache
 from typing import Final
 
 from lxml import etree
 
-from gateway.errors import EnvelopeError
+from gateway.errors import EnvelopeError, SchemaError
 from gateway.schemas import NS, VERSION
 
 
@@ -62,7 +63,7 @@ class Writer:
             self._parts.append(f"{head}>{_text(text)}</{name}>")
 
     def opt(self, name: str, text: str | None) -> None:
-        """An element only when there is a value (absent and empty are the same on the wire)."""
+        """An element only when there is a value (None); an empty string fails validation."""
         if text is not None:
             self.leaf(name, text)
 
@@ -77,18 +78,29 @@ class Writer:
                 f"(character U+{ord(text[exc.start]):04X})"
             ) from None
         try:
-            return data, etree.fromstring(data, _PARSER)
+            return data, etree.fromstring(data, _parser())
         except etree.XMLSyntaxError as exc:  # a control character or U+FFFE/U+FFFF
             line, column = exc.position
             offset = sum(len(row) + 1 for row in text.split("\n")[: line - 1]) + column
+            reason = (exc.msg or "").splitlines()[0]
             raise EnvelopeError(
-                f"{_element_at(text, offset)}: the value cannot be written as XML ({exc.msg})"
+                f"{_element_at(text, offset)}: the value cannot be written as XML ({reason})"
             ) from None
 
 
 _DECLARATION: Final = "<?xml version='1.0' encoding='UTF-8'?>\n"
-# Our own output only: comments, entities and DTDs cannot occur in what Writer produces.
-_PARSER: Final = etree.XMLParser(resolve_entities=False, no_network=True, collect_ids=False)
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    # Our own output only (no comments, entities or DTDs can occur in what Writer produces);
+    # one parser per thread, as lxml requires.
+    p: etree.XMLParser | None = getattr(_local, "parser", None)
+    if p is None:
+        p = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return p
+
+
 _TAG = re.compile(r"<([A-Za-z]+)[^<]*$")
 _ATTRIBUTE_SPECIAL = re.compile('[&<>"\t\n\r]')
 
@@ -136,7 +148,10 @@ def instant(value: dt.datetime) -> str:
 
 
 def parse_instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
+    try:
+        return dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:  # the schema's pattern should prevent it; never a traceback
+        raise SchemaError(f"{text[:40]!r} is not a usable timestamp: {exc}") from None
 
 
 def day(value: dt.date | None) -> str | None:
@@ -144,8 +159,12 @@ def day(value: dt.date | None) -> str | None:
 
 
 def parse_day(text: str | None) -> dt.date | None:
-    # xs:date may carry a zone ("2026-11-21Z"); the model's dates are calendar days.
-    return None if text is None else dt.date.fromisoformat(text[:10])
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError as exc:
+        raise SchemaError(f"{text[:40]!r} is not a usable date: {exc}") from None
 
 
 class Fields:

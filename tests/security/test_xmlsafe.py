@@ -110,6 +110,73 @@ def test_an_external_dtd_over_the_network_is_never_fetched() -> None:
         server.close()
 
 
+def _utf7(text: str) -> bytes:
+    """Every character in modified base64, as hostile UTF-7 writers do."""
+    import base64
+
+    return ("+" + base64.b64encode(text.encode("utf-16-be")).decode().rstrip("=") + "-").encode()
+
+
+def test_a_doctype_hidden_in_utf7_never_opens_a_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "external.dtd"
+    os.mkfifo(fifo)
+    data = (
+        b'<?xml version="1.0" encoding="UTF-7"?>' + _utf7(f'<!DOCTYPE r SYSTEM "{fifo}">') + b"<r/>"
+    )
+    thread, caught = _parse_in_thread(data)
+    try:
+        assert not thread.is_alive(), "the parser opened the external DTD"
+        assert isinstance(caught[0], XmlSecurityError)
+        assert caught[0].code == "xml.encoding_forbidden"
+        assert "UTF-7" in caught[0].message
+    finally:
+        if thread.is_alive():
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_an_ebcdic_document_is_refused() -> None:
+    data = '<?xml version="1.0" encoding="IBM037"?><r/>'.encode("cp037")
+    assert refused(data).code == "xml.encoding_forbidden"
+
+
+@pytest.mark.parametrize("name", ["windows-1251", "KOI8-R", "utf-16", "UTF-8", "ISO-8859-5"])
+def test_known_encodings_are_read(name: str) -> None:
+    codec = name.replace("_", "-")
+    data = f'<?xml version="1.0" encoding="{name}"?><r>письмо</r>'.encode(codec)
+    assert xmlsafe.parse(data).text == "письмо"
+
+
+def test_the_parser_itself_opens_nothing_even_without_the_scan(tmp_path: Path) -> None:
+    # Behind the scan: the parser's own settings and resolver must not touch the file either.
+    fifo = tmp_path / "external.dtd"
+    os.mkfifo(fifo)
+    from lxml import etree
+
+    result: list[object] = []
+
+    def run() -> None:
+        try:
+            result.append(
+                etree.fromstring(f'<!DOCTYPE r SYSTEM "{fifo}"><r/>'.encode(), xmlsafe.parser())
+            )
+        except BaseException as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+    try:
+        assert not thread.is_alive(), "the parser opened the external DTD"
+        root = result[0]
+        assert isinstance(root, etree._Element)
+        with pytest.raises(XmlSecurityError) as info:
+            xmlsafe.refuse_dtd_in(root)  # and the backstop refuses what got through
+        assert info.value.code == "xml.doctype_forbidden"
+    finally:
+        if thread.is_alive():
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
 def test_a_plain_doctype_is_refused() -> None:
     assert refused(b"<!DOCTYPE r><r/>").code == "xml.doctype_forbidden"
 
@@ -146,6 +213,7 @@ def test_malformed_xml_gets_its_own_code_and_the_position() -> None:
     error = refused(b"<r><a></r>")
     assert error.code == "xml.malformed"
     assert "line 1" in error.message
+    assert "\n" not in error.message  # one line, for logs and the CLI
 
 
 def test_text_is_not_accepted_in_place_of_bytes() -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway import envelope
-from gateway.errors import EnvelopeError, SchemaError
+from gateway.errors import EnvelopeError, GatewayError, SchemaError, XmlSecurityError
 from gateway.model import (
     Document,
     FileRef,
@@ -188,6 +190,32 @@ def test_a_windows_1251_envelope_is_read() -> None:
 
 def test_the_size_cap_applies_before_parsing() -> None:
     data = envelope.encode(letter())
-    with pytest.raises(Exception) as info:
-        envelope.decode(data, max_bytes=len(data) - 1)
-    assert getattr(info.value, "code", None) == "xml.too_large"
+    with pytest.raises(XmlSecurityError) as info:
+        # malformed after the cap: only a check that runs before parsing can say "too large"
+        envelope.decode(data + b"<<<not xml", max_bytes=len(data))
+    assert info.value.code == "xml.too_large"
+
+
+@pytest.mark.parametrize(
+    "created",
+    ["2026-11-21T24:00:00Z", "12026-11-21T09:30:00Z", "-2026-11-21T09:30:00Z",
+     "2026-11-21T09:30:00", "2026-02-30T09:30:00Z"],
+)  # fmt: skip
+def test_odd_timestamps_are_refused_with_a_code(created: str) -> None:
+    data = envelope.encode(letter())
+    start = data.index(b"<Created>") + len(b"<Created>")
+    end = data.index(b"</Created>")
+    with pytest.raises(SchemaError) as info:
+        envelope.decode(data[:start] + created.encode() + data[end:])
+    assert info.value.code == "xml.schema_invalid"
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_a_damaged_envelope_raises_only_gateway_errors(data: st.DataObject) -> None:
+    original = bytearray(envelope.encode(letter()))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        position = data.draw(st.integers(min_value=0, max_value=len(original) - 1))
+        original[position] = data.draw(st.integers(min_value=0, max_value=255))
+    with contextlib.suppress(GatewayError):  # refused with a code: the only acceptable failure
+        envelope.decode(bytes(original))
