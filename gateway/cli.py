@@ -18,6 +18,7 @@ import click
 
 from gateway import __version__, identity, receipts, schemas, xmlsafe
 from gateway import config as cfg
+from gateway.config import PARTICIPANT_ID
 from gateway.crypto import (
     PROFILES,
     CmsSigner,
@@ -116,9 +117,23 @@ def keys_new(
     owner only). For a certificate rollover, issue the new certificate into another folder with
     the same CA (copy ca.pem and ca.key there) and list both certificates in participants.toml.
     """
+    for spec in participants:
+        pid = spec.partition("=")[0]
+        if not PARTICIPANT_ID.fullmatch(pid):
+            raise click.BadParameter(
+                f"{pid!r} is not a participant id (lower-case letters, digits, '.', '-')",
+                param_hint="--participant",
+            )
     out.mkdir(parents=True, exist_ok=True)
     ca_pem, ca_key_path = out / "ca.pem", out / "ca.key"
-    if ca_pem.exists() and ca_key_path.exists():
+    if ca_pem.exists() != ca_key_path.exists():
+        present, missing = (ca_pem, ca_key_path) if ca_pem.exists() else (ca_key_path, ca_pem)
+        raise GatewayError(
+            f"{present} exists but {missing} does not; restore the pair, or remove both to "
+            "make a new CA (every certificate it issued then needs reissuing)",
+            code="keys.ca_incomplete",
+        )
+    if ca_pem.exists():
         ca_cert = load_certificates(ca_pem)[0]
         ca_key = load_private_key(ca_key_path)
         click.echo(f"using the existing CA {describe(ca_cert)}")
@@ -281,6 +296,9 @@ def verify(
     click.echo(
         f"  signed at {when}; {verified.signature_algorithm} with {verified.digest_algorithm}"
     )
+    if not participant:
+        click.echo("  the chain to the trust anchors was checked; which participant signed was not")
+        click.echo("  (add --participant ID to require a certificate registered for it)")
 
 
 def _config(path: Path) -> cfg.GatewayConfig:

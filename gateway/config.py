@@ -22,7 +22,7 @@ from gateway.crypto.demo import PROFILES
 from gateway.errors import ConfigError
 from gateway.model import OrgIdKind
 
-_PARTICIPANT_ID = re.compile(r"[a-z0-9][a-z0-9.\-]{0,62}")
+PARTICIPANT_ID = re.compile(r"[a-z0-9][a-z0-9.\-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class GatewayConfig:
     participants_file: Path
     retry: RetryPolicy = RetryPolicy()
     adapters: tuple[AdapterConfig, ...] = ()
+    api_tokens_file: Path | None = None  # "name:token" lines; None: the local API is off
+    handoff_folder: Path | None = None  # where accepted messages go until adapters do it
 
 
 class _Section:
@@ -146,6 +148,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
+    except (PermissionError, IsADirectoryError) as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text; save it as UTF-8", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
 
@@ -161,7 +167,7 @@ def _profile(section: _Section, name: str = "profile") -> str:
 
 def _participant_id(section: _Section, name: str) -> str:
     value: str = section.get(name, str)
-    if not _PARTICIPANT_ID.fullmatch(value):
+    if not PARTICIPANT_ID.fullmatch(value):
         raise section.error(
             name, f"{value!r} is not a participant id (lower-case letters, digits, '.', '-')"
         )
@@ -176,8 +182,14 @@ def load(path: str | Path) -> GatewayConfig:
     participant = _participant_id(gw, "participant")
     listen = gw.get("listen", str, "127.0.0.1:8443")
     host, sep, port_text = listen.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise gw.error("listen", f"{listen!r} is not HOST:PORT")
+    if (
+        not sep
+        or not host
+        or not port_text.isdigit()
+        or not 0 < int(port_text) < 65536
+        or (":" in host and not (host.startswith("[") and host.endswith("]")))
+    ):
+        raise gw.error("listen", f"{listen!r} is not HOST:PORT (an IPv6 host in brackets)")
     data_dir = gw.path("data_dir", must_exist=False, default="var")
     store = gw.get("store", str, "sqlite")
     if store == "sqlite":
@@ -185,7 +197,13 @@ def load(path: str | Path) -> GatewayConfig:
     elif not store.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise gw.error("store", f'{store!r}: use "sqlite", sqlite:///PATH or postgresql://…')
     participants_file = gw.path("participants", default="participants.toml")
+    handoff_raw = gw.get("handoff_folder", str, None)
+    handoff_folder = (file.parent / handoff_raw).resolve() if handoff_raw else data_dir / "inbox"
     gw.done()
+
+    api_section = top.table("api")
+    tokens_file = api_section.path("tokens_file") if "tokens_file" in api_section.data else None
+    api_section.done()
 
     keys_section = top.table("keys", required=True)
     keys = KeyConfig(
@@ -208,8 +226,8 @@ def load(path: str | Path) -> GatewayConfig:
                 retry_section, "expire_after_hours", defaults.expire_after / dt.timedelta(hours=1)
             )
         ),
-        per_peer_concurrency=int(
-            _positive(retry_section, "per_peer_concurrency", defaults.per_peer_concurrency)
+        per_peer_concurrency=_positive_int(
+            retry_section, "per_peer_concurrency", defaults.per_peer_concurrency
         ),
     )
     if not 0 <= retry.jitter < 1:
@@ -240,7 +258,16 @@ def load(path: str | Path) -> GatewayConfig:
         participants_file=participants_file,
         retry=retry,
         adapters=tuple(adapters),
+        api_tokens_file=tokens_file,
+        handoff_folder=handoff_folder,
     )
+
+
+def _positive_int(section: _Section, name: str, default: int) -> int:
+    value: int = section.get(name, int, default)
+    if value <= 0:
+        raise section.error(name, "must be a whole number greater than zero")
+    return value
 
 
 def _positive(section: _Section, name: str, default: float) -> float:
@@ -279,6 +306,10 @@ def load_participants(path: str | Path) -> tuple[Participant, ...]:
                 raise serves_section.error(kind.value, "must be a list of non-empty strings")
             normalised = tuple(normalise_org_id(kind, v) for v in values)
             for value in normalised:
+                problem = _org_id_problem(kind, value)
+                if problem:
+                    raise serves_section.error(kind.value, f"{value!r} {problem}")
+            for value in normalised:
                 other = claimed.setdefault((kind, value), pid)
                 if other != pid:
                     raise serves_section.error(
@@ -309,3 +340,14 @@ def normalise_org_id(kind: OrgIdKind, value: str) -> str:
     if kind in (OrgIdKind.INN, OrgIdKind.OGRN):
         return re.sub(r"\s+", "", value)
     return value.upper()  # МЭДО addresses are written in any case: "wh-medo~aprf" == "WH-MEDO~APRF"
+
+
+def _org_id_problem(kind: OrgIdKind, value: str) -> str | None:
+    """Why an organisation id can never match an addressee, or None."""
+    if kind is OrgIdKind.INN and not re.fullmatch(r"\d{10}|\d{12}", value):
+        return "is not an INN (10 or 12 digits)"
+    if kind is OrgIdKind.OGRN and not re.fullmatch(r"\d{13}|\d{15}", value):
+        return "is not an OGRN (13 or 15 digits)"
+    if kind is OrgIdKind.UID and not re.fullmatch(r"[a-z0-9][a-z0-9._:{}\-]{0,127}", value):
+        return "is not an organisation GUID"
+    return None

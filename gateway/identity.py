@@ -9,15 +9,19 @@ or returns key material.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from gateway import config as cfg
 from gateway.crypto import CmsSigner, TrustPolicy, TrustStore, load_certificates
 from gateway.crypto.cms import describe
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.routing import Router
 
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -56,13 +60,47 @@ def load(config_path: str | Path) -> Identity:
     """Everything needed to seal and open envelopes; raises GatewayError naming what is wrong."""
     config = cfg.load(config_path)
     participants = cfg.load_participants(config.participants_file)
+    signer = signer_for(config.keys)
+    mismatch = _profile_mismatch(config.keys.profile, signer.certificate)
+    if mismatch:
+        raise ConfigError(mismatch, file=str(config.path), key="keys.profile")
     return Identity(
         config=config,
         participants=participants,
-        signer=signer_for(config.keys),
-        trust=trust_policy(config.keys.trust_anchors, participants),
+        signer=signer,
+        trust=_named(config, lambda: trust_policy(config.keys.trust_anchors, participants)),
         router=Router(participants),
     )
+
+
+def _named(config: cfg.GatewayConfig, build: Callable[[], TrustPolicy]) -> TrustPolicy:
+    """Building the policy finds registration conflicts; say which file they are in."""
+    try:
+        return build()
+    except ConfigError as exc:
+        if exc.file:
+            raise
+        raise ConfigError(
+            exc.message, file=str(config.participants_file), key="participant.certificates"
+        ) from None
+
+
+def _profile_mismatch(profile: str, certificate: x509.Certificate) -> str | None:
+    key = certificate.public_key()
+    if profile in ("rsa", "rsa-pss"):
+        ok = isinstance(key, rsa.RSAPublicKey)
+    else:
+        curve = "secp384r1" if profile == "ecdsa-p384" else "secp256r1"
+        ok = isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == curve
+    if ok:
+        return None
+    if isinstance(key, rsa.RSAPublicKey):
+        kind = f"RSA-{key.key_size}"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        kind = f"EC {key.curve.name}"
+    else:
+        kind = type(key).__name__
+    return f"profile {profile!r} does not match our certificate's key ({kind})"
 
 
 Level = Literal["ok", "warning", "error"]
@@ -84,10 +122,19 @@ def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterato
         yield Finding("ok", f"{config.participants_file}: {len(participants)} participants")
         signer = signer_for(config.keys)
         yield Finding("ok", f"our key matches our certificate {describe(signer.certificate)}")
-        trust = trust_policy(config.keys.trust_anchors, participants)
+        trust = _named(config, lambda: trust_policy(config.keys.trust_anchors, participants))
     except GatewayError as exc:
         yield Finding("error", str(exc))
         return
+    mode = stat.S_IMODE(config.keys.private_key.stat().st_mode)
+    if mode & 0o077:
+        yield Finding(
+            "warning",
+            f"{config.keys.private_key} is readable by others (mode {mode:o}); chmod 600 it",
+        )
+    mismatch = _profile_mismatch(config.keys.profile, signer.certificate)
+    if mismatch:
+        yield Finding("error", f"{config.path}: keys.profile: {mismatch}")
     store = trust_store(config.keys.trust_anchors)
     if config.participant not in {p.id for p in participants}:
         yield Finding(

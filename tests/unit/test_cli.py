@@ -91,7 +91,7 @@ def test_config_check_names_a_broken_key(network: Path, tmp_path: Path) -> None:
     assert "1 error(s)" in result.output
 
 
-def test_config_check_catches_a_certificate_that_is_not_ours(network: Path, tmp_path: Path) -> None:
+def test_config_check_catches_a_certificate_registered_twice(network: Path, tmp_path: Path) -> None:
     swapped = tmp_path / "net"
     shutil.copytree(network, swapped)
     text = (
@@ -101,10 +101,42 @@ def test_config_check_catches_a_certificate_that_is_not_ours(network: Path, tmp_
     )
     (swapped / "participants.toml").write_text(text)
     result = run("config", "check", "--config", swapped / "gateway.toml", ok=False)
-    assert "ConfigError" not in result.output
-    assert (
-        "registered for both" in result.output or "is not among the certificates" in result.output
+    assert "registered for both 'ru-61' and 'ru-14'" in result.output
+    assert str(swapped / "participants.toml") in result.output  # the file to fix is named
+
+
+def test_config_check_warns_of_a_readable_key_and_a_wrong_profile(
+    network: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "net"
+    shutil.copytree(network, copy)
+    (copy / "keys" / "ru-61.key").chmod(0o644)
+    result = run("config", "check", "--config", copy / "gateway.toml")
+    assert "readable by others (mode 644); chmod 600" in result.output
+    (copy / "gateway.toml").write_text(
+        (copy / "gateway.toml").read_text().replace('profile = "ecdsa"', 'profile = "rsa"')
     )
+    result = run("config", "check", "--config", copy / "gateway.toml", ok=False)
+    assert (
+        "keys.profile: profile 'rsa' does not match our certificate's key (EC secp256r1)"
+        in result.output
+    )
+
+
+@pytest.mark.parametrize("pid", ["../evil", "RU 61", ""])
+def test_keys_new_refuses_a_bad_participant_id(tmp_path: Path, pid: str) -> None:
+    result = run("keys", "new", "--out", tmp_path / "k", "--participant", pid, ok=False)
+    assert "is not a participant id" in result.output
+    assert not (tmp_path / "evil.key").exists() and not (tmp_path / "k").exists()
+
+
+def test_keys_new_refuses_half_a_ca(tmp_path: Path) -> None:
+    run("keys", "new", "--out", tmp_path / "k", "--participant", "ru-61")
+    (tmp_path / "k" / "ca.key").unlink()
+    before = (tmp_path / "k" / "ca.pem").read_bytes()
+    result = run("keys", "new", "--out", tmp_path / "k", "--participant", "ru-14", ok=False)
+    assert "error [keys.ca_incomplete]" in result.output
+    assert (tmp_path / "k" / "ca.pem").read_bytes() == before
 
 
 def test_sign_then_verify_with_the_configuration(network: Path, tmp_path: Path) -> None:

@@ -210,3 +210,42 @@ def test_a_missing_certificate_is_named(folder: Path) -> None:
     error = error_of(config.load_participants, folder / "participants.toml")
     assert error.key == "participant[1].certificates"
     assert "ru-14-2027.pem" in error.message
+
+
+def test_a_file_that_is_not_utf8_is_named(folder: Path) -> None:
+    (folder / "gateway.toml").write_bytes(
+        GATEWAY_TOML.encode() + "# Ростов\n".encode("cp1251")
+    )
+    error = error_of(config.load, folder / "gateway.toml")
+    assert "not UTF-8" in error.message and error.file == str(folder / "gateway.toml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('inn = ["1435000000"]', 'inn = ["14350OOOO1"]', "is not an INN"),
+        ('medo = ["wh-medo~sakha"]', 'medo = ["wh-medo~sakha"]\nogrn = ["12"]', "is not an OGRN"),
+    ],
+)
+def test_organisation_ids_that_can_never_match_are_refused(
+    folder: Path, old: str, new: str, says: str
+) -> None:
+    error = error_of(
+        config.load_participants,
+        write(folder, PARTICIPANTS_TOML.replace(old, new), "participants.toml"),
+    )
+    assert says in error.message
+    assert error.key is not None and error.key.startswith("participant[1].serves.")
+
+
+def test_ipv6_needs_brackets_and_concurrency_a_whole_number(folder: Path) -> None:
+    assert (
+        config.load(write(folder, GATEWAY_TOML.replace("127.0.0.1:8061", "[::1]:8061"))).listen_host
+        == "::1"
+    )
+    error = error_of(config.load, write(folder, GATEWAY_TOML.replace("127.0.0.1:8061", "::1:8061")))
+    assert error.key == "gateway.listen"
+    error = error_of(
+        config.load, write(folder, GATEWAY_TOML + "[retry]\nper_peer_concurrency = 2.5\n")
+    )
+    assert error.key == "retry.per_peer_concurrency" and "integer" in error.message

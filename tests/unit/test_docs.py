@@ -16,3 +16,12 @@ def test_every_error_code_is_in_the_protocol_reference() -> None:
         re.findall(r"^\| `([a-z_.]+)` \|", (ROOT / "docs" / "protocol.md").read_text(), re.M)
     )
     assert used - documented == set(), "document these codes in docs/protocol.md"
+
+
+def test_the_example_envelope_in_the_docs_is_valid() -> None:
+    from gateway import receipts
+    from gateway.model import Message
+
+    document = receipts.read((ROOT / "docs" / "examples" / "envelope.xml").read_bytes())
+    assert isinstance(document, Message)
+    assert document.sender == "ru-61" and len(document.files) == 2
