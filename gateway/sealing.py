@@ -3,11 +3,15 @@
 ``seal`` = encode + validate + detached CMS signature over the exact bytes (DESIGN §3 step 3).
 ``open_envelope`` = hardened parse + validate + signature by a certificate registered for the
 participant the envelope names as sender, chaining to the anchors at signing time (step 5). The
-envelope's claimed sender is only believed once the signature proves it.
+envelope's claimed sender is only believed once the signature proves it. Parsing and schema
+validation come first: they are cheaper than a signature check and hardened for hostile input,
+and the sender must be read from the envelope before its certificates can be chosen. Whether
+the envelope is for us, fresh enough, or a duplicate is the receiver's business.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from gateway import envelope, xmlsafe
@@ -39,8 +43,13 @@ def open_envelope(
     trust: TrustPolicy,
     *,
     max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES,
+    oldest: dt.datetime | None = None,
 ) -> Opened:
-    """Raises XmlSecurityError, SchemaError, SignatureError or TrustError (each with its code)."""
+    """Raises XmlSecurityError, SchemaError, SignatureError or TrustError (each with its code).
+
+    ``oldest``: the earliest signing time accepted (the receiver's replay window). Without it,
+    the holder of an expired key could backdate a signature to when its certificate was valid.
+    """
     message = envelope.decode(data, max_bytes=max_bytes)
-    verified = trust.verify_from(message.sender, data, signature)
+    verified = trust.verify_from(message.sender, data, signature, oldest=oldest)
     return Opened(message, verified)

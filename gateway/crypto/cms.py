@@ -24,6 +24,11 @@ from gateway.crypto.der import DerError, Tlv
 from gateway.errors import SignatureError
 
 _T = TypeVar("_T")
+# Limits on what one signature may carry (DESIGN §11): a signer sends its certificate and chain,
+# a few certificates; a document has a few signers. Everything in the certificate set counts,
+# X.509 or not, and the limits are checked before any of it is parsed.
+MAX_CERTIFICATES = 32
+MAX_SIGNERS = 8
 _SIGNED_DATA = "1.2.840.113549.1.7.2"
 _CONTENT_TYPE = "1.2.840.113549.1.9.3"
 _MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
@@ -153,11 +158,13 @@ def _parse(data: bytes) -> SignedData:
     certificates: list[CertificateEntry] = []
     if field.tag == 0xA0:
         # Attribute and other certificate formats are skipped; only X.509 ones can sign.
-        certificates = [_certificate(c.encoded) for c in field.children() if c.tag == 0x30]
+        entries = _at_most(MAX_CERTIFICATES, field, "entries in its certificate set")
+        certificates = [_certificate(c.encoded) for c in entries if c.tag == 0x30]
         field = _take(fields, "signerInfos")
     if field.tag == 0xA1:  # CRLs: revocation, where configured, is checked elsewhere
         field = _take(fields, "signerInfos")
-    signers = [_signer(signer) for signer in _fields(field, 0x31, "signerInfos")]
+    der.expect(field, 0x31, "signerInfos")
+    signers = [_signer(signer) for signer in _at_most(MAX_SIGNERS, field, "SignerInfos")]
     if next(fields, None) is not None:
         raise DerError("fields after the signerInfos")
     return SignedData(
@@ -241,6 +248,19 @@ def _pss(parameters: list[Tlv]) -> PssParameters:
 
 def _fields(element: Tlv, tag: int, what: str) -> list[Tlv]:
     return der.expect(element, tag, what).children()
+
+
+def _at_most(limit: int, element: Tlv, what: str) -> list[Tlv]:
+    """The children of ``element``, counted as they are read: the walk stops past ``limit``."""
+    found: list[Tlv] = []
+    for child in element.iter_children():
+        if len(found) == limit:
+            raise SignatureError(
+                f"the signature carries more than {limit} {what}; at most {limit} are accepted",
+                code="signature.too_large",
+            )
+        found.append(child)
+    return found
 
 
 def _exactly(count: int, element: Tlv, tag: int, what: str) -> list[Tlv]:

@@ -1,7 +1,8 @@
 """Making detached CMS signatures (RFC 5652 SignedData, DER) with our own key.
 
 The profile is fixed: SHA-256, signed attributes (contentType, messageDigest, signingTime), the
-signer's certificate and chain embedded; RSA PKCS#1 v1.5 or RSASSA-PSS, or ECDSA P-256/P-384.
+signer's certificate and chain embedded; RSA (2048 bits or more) PKCS#1 v1.5 or RSASSA-PSS, or
+ECDSA P-256/P-384.
 A signer must never be built from a key that does not belong to its certificate, and never
 names key material in an error.
 """
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from gateway.crypto.keys import PrivateKey, load_certificates, load_private_key
+from gateway.crypto.verifier import MIN_RSA_BITS
 from gateway.errors import GatewayError
 
 _OPTIONS = (
@@ -98,6 +100,12 @@ def _check_key(certificate: x509.Certificate, key: PrivateKey, *, rsa_pss: bool)
         raise GatewayError(
             f"the EC curve {key.curve.name} is not supported; use P-256 or P-384",
             code="keys.unsupported",
+        )
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+        # Every gateway's verifier refuses signatures by such a key; say so before signing.
+        raise GatewayError(
+            f"the RSA key has {key.key_size} bits; at least {MIN_RSA_BITS} are required",
+            code="keys.too_weak",
         )
     if rsa_pss and not isinstance(key, rsa.RSAPrivateKey):
         raise GatewayError("RSA-PSS needs an RSA key, the key is EC", code="keys.mismatch")

@@ -5,6 +5,22 @@ that a message is accepted only when signed by a certificate registered for the 
 it claims to come from. Validity windows are checked on every call, never cached; a failure
 always names the certificate and the reason, and this module never accepts a signature whose
 chain it could not build.
+
+The chain is validated at the signature's signingTime, because an envelope may be delivered
+days after it was sealed (a peer down for a week) and a certificate may expire or be rolled
+over meanwhile. The signingTime is chosen by the signer, though: whoever holds the key of an
+expired certificate can sign today and claim a time when it was still valid. So the policy
+takes ``oldest``, the earliest signingTime it accepts (``signature.too_old`` before it); the
+receiving gateway passes its replay window (``now`` − 7 days − clock skew), which bounds that
+exposure to the window: an expired key's new signatures verify only during the window after
+its certificate's notAfter. Without ``oldest`` the signing time is not bounded, so every caller
+checking signatures from outside must pass it. A signature without signingTime is validated at
+``now``.
+
+A leaf certificate must allow signing documents as ``openssl cms`` requires by default (S/MIME
+signing): key usage digitalSignature or nonRepudiation, and, if it has an extended key usage,
+emailProtection (or anyExtendedKeyUsage). Keys in the chain must not be weak (RSA under 2048
+bits, EC curves other than P-256, P-384, P-521).
 """
 
 from __future__ import annotations
@@ -17,10 +33,10 @@ from typing import BinaryIO, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.x509.oid import ExtensionOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from gateway.crypto.cms import describe
-from gateway.crypto.verifier import VerifiedSignature, verify_detached
+from gateway.crypto.verifier import VerifiedSignature, key_problem, verify_detached
 from gateway.errors import ConfigError, TrustError
 
 _Ext = TypeVar("_Ext", bound=x509.ExtensionType)
@@ -46,6 +62,20 @@ _UNDERSTOOD = frozenset(
         ExtensionOID.CERTIFICATE_POLICIES,
     }
 )
+# What a leaf's extended key usage must contain, if it has one: emailProtection, which openssl's
+# default purpose for CMS (smimesign) requires; or anyExtendedKeyUsage, any purpose by RFC 5280
+# §4.2.1.12 (openssl 3.0 refuses it alone for smimesign; the interop tests record that).
+_SIGNING_PURPOSES = frozenset(
+    {ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+)
+_PURPOSE_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+}
 
 
 class TrustStore:
@@ -99,6 +129,16 @@ class TrustStore:
             raise _untrusted(
                 leaf, "has a key usage that allows neither digitalSignature nor nonRepudiation"
             )
+        purposes = _extension(leaf, x509.ExtendedKeyUsage)
+        if purposes is not None and not _SIGNING_PURPOSES.intersection(purposes):
+            raise _untrusted(
+                leaf,
+                f"has an extended key usage that does not allow signing documents: "
+                f"{_purpose_names(list(purposes))}",
+            )
+        weak = _key_problem(leaf)
+        if weak is not None:
+            raise _untrusted(leaf, weak)
         found: list[_Chain] = []
         failures: list[tuple[int, TrustError]] = []
         budget = _MAX_LINK_CHECKS
@@ -181,8 +221,14 @@ class TrustPolicy:
         signature: bytes,
         *,
         now: datetime | None = None,
+        oldest: datetime | None = None,
     ) -> VerifiedSignature:
-        """The signature of ``participant_id`` over ``content``, verified and trusted."""
+        """The signature of ``participant_id`` over ``content``, verified and trusted.
+
+        The chain is validated at the signingTime, which must not be before ``oldest`` (see the
+        module documentation: callers checking signatures from outside pass their replay
+        window), nor in the future; without a signingTime, at ``now``.
+        """
         registered = self._registered.get(participant_id)
         if registered is None:
             raise TrustError(
@@ -192,7 +238,7 @@ class TrustPolicy:
         signatures = verify_detached(signature, content, certificates=registered)
         for verified in signatures:
             if self._owners.get(verified.certificate) == participant_id:
-                self._validate(verified, now)
+                self._validate(verified, now, oldest)
                 return verified
         cert = signatures[0].certificate
         owner = self._owners.get(cert)
@@ -208,12 +254,19 @@ class TrustPolicy:
         )
 
     def verify_any(
-        self, content: bytes | BinaryIO, signature: bytes, *, now: datetime | None = None
+        self,
+        content: bytes | BinaryIO,
+        signature: bytes,
+        *,
+        now: datetime | None = None,
+        oldest: datetime | None = None,
     ) -> VerifiedSignature:
-        """Any detached signature whose every signer chains to an anchor; no participant check."""
+        """Any detached signature whose every signer chains to an anchor; no participant check.
+
+        ``now`` and ``oldest`` as for :meth:`verify_from`."""
         signatures = verify_detached(signature, content)
         for verified in signatures:
-            self._validate(verified, now)
+            self._validate(verified, now, oldest)
         return signatures[0]
 
     def expiring(
@@ -230,12 +283,26 @@ class TrustPolicy:
         ]
         return sorted(found, key=lambda item: item.certificate.not_valid_after_utc)
 
-    def _validate(self, verified: VerifiedSignature, now: datetime | None) -> None:
+    def _validate(
+        self, verified: VerifiedSignature, now: datetime | None, oldest: datetime | None
+    ) -> None:
+        if (now is not None and now.tzinfo is None) or (
+            oldest is not None and oldest.tzinfo is None
+        ):
+            raise ValueError("now and oldest must be timezone-aware")
         current = now or datetime.now(UTC)
-        at = verified.signing_time or current
-        if at > current + _CLOCK_SKEW:
+        at = verified.signing_time
+        if at is None:
+            at = current  # nothing to bound: the certificate must be valid now
+        elif at > current + _CLOCK_SKEW:
             raise TrustError(
                 f"the signature claims to be made at {_when(at)}, which is in the future"
+            )
+        elif oldest is not None and at < oldest:
+            raise TrustError(
+                f"the signature was made at {_when(at)}, before {_when(oldest)}, the oldest "
+                "signing time accepted",
+                code="signature.too_old",
             )
         self._store.validate(verified.certificate, at=at, intermediates=verified.certificates)
 
@@ -263,6 +330,9 @@ def _check_link(
     ):
         return _untrusted(cert, f"names another issuer key than that of {describe(issuer)}")
     _check_critical(issuer)
+    weak = _key_problem(issuer)
+    if weak is not None:
+        return _untrusted(issuer, weak)
     constraints = _extension(issuer, x509.BasicConstraints)
     if constraints is None or not constraints.ca:
         return _untrusted(issuer, f"is not a CA, so it cannot have issued {describe(cert)}")
@@ -306,6 +376,20 @@ def _check_critical(cert: x509.Certificate) -> None:
                 f"has a critical extension {extension.oid.dotted_string} the gateway "
                 "does not apply",
             )
+
+
+def _key_problem(cert: x509.Certificate) -> str | None:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None  # reported where the key is used: verifying a signature made with it
+    return key_problem(key)
+
+
+def _purpose_names(purposes: list[x509.ObjectIdentifier]) -> str:
+    # The list comes from the sender's certificate: keep the message short.
+    names = [_PURPOSE_NAMES.get(oid, oid.dotted_string) for oid in purposes[:6]]
+    return ", ".join(names) + (", …" if len(purposes) > 6 else "") if names else "(none)"
 
 
 def _extension(cert: x509.Certificate, kind: type[_Ext]) -> _Ext | None:

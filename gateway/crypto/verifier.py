@@ -5,6 +5,10 @@ It answers only the cryptographic question; whether the certificate is trusted a
 belongs to :mod:`gateway.crypto.trust`. Whatever the input, the only exception that leaves this
 module is ``SignatureError`` with a reason a person can act on; content given as a file is read
 in chunks and never whole.
+
+It accepts a signature of at most 256 KiB carrying at most 32 certificates and 8 signers (the
+limits are checked before anything is parsed), over plain data (id-data) only, with SHA-2, by an
+RSA key of at least 2048 bits or an EC key on P-256, P-384 or P-521.
 """
 
 from __future__ import annotations
@@ -23,12 +27,18 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from gateway.crypto.cms import SignerInfo, certificate_entry, describe, parse_signed_data
 from gateway.errors import SignatureError
 
 _CHUNK = 1 << 20
+# A signature is a few KiB (a SignerInfo or two and their chains); anything this big is refused
+# before it is parsed. Text (PEM, base64) may be up to twice as long as the DER it holds.
+MAX_SIGNATURE_SIZE = 256 * 1024
+MIN_RSA_BITS = 2048
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 _ID_DATA = "1.2.840.113549.1.7.1"
 # Digest OID -> (name, hash); the only ones accepted.
 _DIGESTS: dict[str, tuple[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
@@ -77,9 +87,13 @@ def load_signature(data: bytes) -> bytes:
     """The DER of a signature given as DER, PEM (PKCS7 or CMS) or bare base64 text."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise SignatureError(f"a signature is bytes, not {type(data).__name__}")
-    data = bytes(data)
     if data[:1] == b"\x30":
-        return data
+        if len(data) > MAX_SIGNATURE_SIZE:
+            raise _too_large(f"the signature is {len(data)} bytes")
+        return bytes(data)
+    if len(data) > 2 * MAX_SIGNATURE_SIZE:  # checked again once decoded
+        raise _too_large(f"the signature text is {len(data)} bytes")
+    data = bytes(data)
     text = data.removeprefix(b"\xef\xbb\xbf").strip()
     if not text:
         raise SignatureError("the signature is empty")
@@ -97,7 +111,21 @@ def load_signature(data: bytes) -> bytes:
         raise SignatureError("the signature is neither DER nor PEM nor base64 text") from None
     if der[:1] != b"\x30":
         raise SignatureError("the signature text does not decode to a DER structure")
+    if len(der) > MAX_SIGNATURE_SIZE:
+        raise _too_large(f"the signature text holds {len(der)} bytes of DER")
     return der
+
+
+def key_problem(key: PublicKeyTypes) -> str | None:
+    """Why ``key`` is too weak to be trusted with a signature, or None if it is not."""
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"has an RSA key of {key.key_size} bits, fewer than the {MIN_RSA_BITS} required"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in _CURVES:
+        return (
+            f"has an EC key on the curve {key.curve.name}, which is not accepted "
+            f"(only {', '.join(_CURVES.values())})"
+        )
+    return None
 
 
 def verify_detached(
@@ -117,6 +145,13 @@ def verify_detached(
         raise SignatureError(
             "the signature carries the signed content inside it (attached); "
             "a detached signature is expected"
+        )
+    if signed.content_type != _ID_DATA:
+        # Whatever else a SignedData can wrap (receipts, time-stamp tokens, ...) is a statement
+        # about that structure, not a signature of the file it is presented with.
+        raise SignatureError(
+            f"the signature is over content of type {signed.content_type}, not over plain "
+            f"data ({_ID_DATA}), so it is not a signature of a file"
         )
     if not signed.signers:
         raise SignatureError("the signature has no SignerInfo, so nobody signed it")
@@ -215,13 +250,7 @@ def _digest(content: bytes | BinaryIO, algorithms: set[str]) -> dict[str, bytes]
 
 def _check_attributes(signer: SignerInfo, content_type: str, digest: bytes) -> datetime | None:
     if signer.signed_attributes is None:
-        # Without signed attributes nothing binds the content type, so only plain data is allowed
-        # (RFC 5652 §5.3).
-        if content_type != _ID_DATA:
-            raise SignatureError(
-                f"a signature without signed attributes over content of type {content_type}"
-            )
-        return None
+        return None  # plain data (the only content type accepted): nothing else to bind
     if len(signer.content_types) != 1:
         raise SignatureError(
             "the signed attributes must hold exactly one contentType value, "
@@ -261,6 +290,9 @@ def _check_value(
         raise SignatureError(
             f"the public key of certificate {describe(certificate)} cannot be used"
         ) from None
+    weak = key_problem(key)
+    if weak is not None:
+        raise SignatureError(f"certificate {describe(certificate)} {weak}")
     try:
         if scheme == "ecdsa":
             if not isinstance(key, ec.EllipticCurvePublicKey):
@@ -283,3 +315,11 @@ def _check_value(
         raise SignatureError(
             f"the signature cannot be checked with certificate {describe(certificate)}: {exc}"
         ) from None
+
+
+def _too_large(what: str) -> SignatureError:
+    return SignatureError(
+        f"{what}; a signature of at most {MAX_SIGNATURE_SIZE} bytes "
+        f"({MAX_SIGNATURE_SIZE // 1024} KiB of DER) is accepted",
+        code="signature.too_large",
+    )

@@ -8,25 +8,31 @@ accepts, so `-purpose any` is not needed and not used.
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.crypto import TrustPolicy, TrustStore, demo, load_signature, verify_detached
+from gateway.crypto import (
+    CmsSigner,
+    TrustPolicy,
+    TrustStore,
+    demo,
+    load_signature,
+    verify_detached,
+)
 from gateway.errors import SignatureError
+from tests.unit.crypto.helpers import SCHEME
 
 if TYPE_CHECKING:
     from conftest import OpenSsl, Site
 
-_SCHEME = {
-    "rsa": "rsassa_pkcs1v15",
-    "rsa-pss": "rsassa_pss",
-    "ecdsa": "ecdsa",
-    "ecdsa-p384": "ecdsa",
-}
 _VARIANTS = {
     "plain": [],
     "noattr": ["-noattr"],
@@ -90,7 +96,7 @@ def test_we_verify_openssl_signatures(
     with content_file.open("rb") as stream:
         (verified,) = verify_detached(signature, stream, certificates=registered)
     assert verified.certificate == site.cert
-    assert verified.signature_algorithm == _SCHEME[site.profile]
+    assert verified.signature_algorithm == SCHEME[site.profile]
     assert verified.digest_algorithm == {"sha384": "sha384", "sha512": "sha512"}.get(
         variant, "sha256"
     )
@@ -192,3 +198,63 @@ def test_our_signature_over_a_big_file_verifies_with_openssl(
     with big.open("rb") as stream:
         (verified,) = verify_detached(signature.read_bytes(), stream)
     assert verified.certificate == site.cert
+
+
+def _leaf_with_purpose(site: Site, purpose: x509.ObjectIdentifier) -> CmsSigner:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "region-eku")]))
+        .issuer_name(site.ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
+        .sign(site.ca_key, hashes.SHA256())
+    )
+    return CmsSigner(cert, key)
+
+
+@pytest.mark.parametrize("site", ["ecdsa"], indirect=True)
+@pytest.mark.parametrize(
+    ("purpose", "openssl_accepts", "we_accept"),
+    [
+        (ExtendedKeyUsageOID.EMAIL_PROTECTION, True, True),
+        (ExtendedKeyUsageOID.SERVER_AUTH, False, False),
+        (ExtendedKeyUsageOID.CODE_SIGNING, False, False),
+        # The one difference, on purpose: RFC 5280 lets anyExtendedKeyUsage stand for every
+        # purpose; openssl 3.0 does not count it as S/MIME signing.
+        (ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE, None, True),
+    ],
+)
+def test_extended_key_usage_is_judged_as_openssl_does(
+    openssl: OpenSsl,
+    site: Site,
+    content_file: Path,
+    tmp_path: Path,
+    purpose: x509.ObjectIdentifier,
+    openssl_accepts: bool | None,
+    we_accept: bool,
+) -> None:
+    signer = _leaf_with_purpose(site, purpose)
+    signature = tmp_path / "letter.xml.p7s"
+    signature.write_bytes(signer.sign(content_file.read_bytes()))
+    outcome = _openssl_verify(openssl, site, signature, content_file)
+    if openssl_accepts is not None:
+        assert ("Verification successful" in outcome) == openssl_accepts, outcome
+        if not openssl_accepts:
+            assert "unsuitable certificate purpose" in outcome, outcome
+
+    policy = TrustPolicy(TrustStore([site.ca]), {"region": [signer.certificate]})
+    content = content_file.read_bytes()
+    if we_accept:
+        verified = policy.verify_from("region", content, signature.read_bytes())
+        assert verified.certificate == signer.certificate
+    else:
+        with pytest.raises(SignatureError) as error:
+            policy.verify_from("region", content, signature.read_bytes())
+        assert error.value.code == "signature.untrusted"
+        assert "extended key usage that does not allow signing documents" in error.value.message

@@ -106,3 +106,18 @@ def test_the_size_cap_is_applied(network: tuple[dict[str, CmsSigner], TrustPolic
         open_envelope(sealed.envelope, sealed.signature, trust, max_bytes=64 * 1024)
     assert info.value.code == "xml.too_large"
     assert open_envelope(sealed.envelope, sealed.signature, trust).message == big
+
+
+def test_a_signature_older_than_the_window_is_refused(
+    network: tuple[dict[str, CmsSigner], TrustPolicy],
+) -> None:
+    signers, trust = network
+    sealed = seal(letter(), signers["ru-61"])
+    window_start = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)  # signed before it
+    with pytest.raises(TrustError) as info:
+        open_envelope(sealed.envelope, sealed.signature, trust, oldest=window_start)
+    assert info.value.code == "signature.too_old"
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    assert (
+        open_envelope(sealed.envelope, sealed.signature, trust, oldest=earlier).message == letter()
+    )

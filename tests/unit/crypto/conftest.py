@@ -1,4 +1,4 @@
-"""A demo PKI per key profile, built once per session (RSA key generation is slow)."""
+"""A demo PKI per key profile, built once per session; every party has a key of its own."""
 
 from __future__ import annotations
 
@@ -30,20 +30,23 @@ class Party:
         return self.signer.sign(content)
 
 
-class KeyPool:
-    """Keys handed out round-robin per profile, so a test session generates few RSA keys."""
+class KeyRegistry:
+    """Every key a test PKI has issued, so that no two parties ever share a private key.
+
+    Keys are generated fresh for each party (an RSA key costs ~65 ms; the session makes about
+    ten); a test that gives a key on purpose (``issue(..., key=...)``) is not checked.
+    """
 
     def __init__(self) -> None:
-        self._keys: dict[str, list[PrivateKey]] = {}
-        self._next: dict[str, int] = {}
+        self._seen: set[bytes] = set()
 
-    def take(self, profile: str) -> PrivateKey:
-        keys = self._keys.setdefault(profile, [])
-        index = self._next.get(profile, 0)
-        if index >= len(keys):
-            keys.append(demo.generate_key(profile))
-        self._next[profile] = (index + 1) % 4
-        return keys[index]
+    def record(self, party: Party) -> Party:
+        public = party.cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        assert public not in self._seen, f"{party.cert.subject} reuses another party's key"
+        self._seen.add(public)
+        return party
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,8 @@ class Pki:
 
 
 @pytest.fixture(scope="session")
-def key_pool() -> KeyPool:
-    return KeyPool()
+def key_registry() -> KeyRegistry:
+    return KeyRegistry()
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +65,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _pki(pool: KeyPool, profile: str, name: str, now: datetime) -> Pki:
+def _pki(registry: KeyRegistry, profile: str, name: str, now: datetime) -> Pki:
     ca_cert, ca_key = demo.new_ca(name, profile=profile, not_before=now - timedelta(days=800))
-    ca = Party(ca_cert, ca_key, profile)
+    ca = registry.record(Party(ca_cert, ca_key, profile))
 
     def issue(participant_id: str, **kwargs: object) -> Party:
-        kwargs.setdefault("key", pool.take(profile))
+        chosen = "key" in kwargs
         cert, key = demo.issue_certificate(
             ca_cert,
             ca_key,
@@ -76,27 +79,28 @@ def _pki(pool: KeyPool, profile: str, name: str, now: datetime) -> Pki:
             profile=profile,
             **kwargs,  # type: ignore[arg-type]
         )
-        return Party(cert, key, profile)
+        party = Party(cert, key, profile)
+        return party if chosen else registry.record(party)
 
     return Pki(ca, issue)
 
 
 @pytest.fixture(scope="session", params=demo.PROFILES)
-def any_pki(request: pytest.FixtureRequest, key_pool: KeyPool, now: datetime) -> Pki:
+def any_pki(request: pytest.FixtureRequest, key_registry: KeyRegistry, now: datetime) -> Pki:
     """One PKI per profile: tests using it run once for each."""
-    return _pki(key_pool, request.param, f"Demo CA {request.param}", now)
+    return _pki(key_registry, request.param, f"Demo CA {request.param}", now)
 
 
 @pytest.fixture(scope="session")
-def pki(key_pool: KeyPool, now: datetime) -> Pki:
+def pki(key_registry: KeyRegistry, now: datetime) -> Pki:
     """The ECDSA P-256 PKI most tests use (fast)."""
-    return _pki(key_pool, "ecdsa", "Demo CA", now)
+    return _pki(key_registry, "ecdsa", "Demo CA", now)
 
 
 @pytest.fixture(scope="session")
-def other_pki(key_pool: KeyPool, now: datetime) -> Pki:
+def other_pki(key_registry: KeyRegistry, now: datetime) -> Pki:
     """An unrelated CA, not a trust anchor of anybody."""
-    return _pki(key_pool, "ecdsa", "Other CA", now)
+    return _pki(key_registry, "ecdsa", "Other CA", now)
 
 
 @pytest.fixture(scope="session")

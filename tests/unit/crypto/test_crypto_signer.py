@@ -10,7 +10,7 @@ import pytest
 from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from gateway.crypto import CmsSigner, demo, write_certificate, write_private_key
 from gateway.errors import GatewayError
@@ -89,6 +89,15 @@ def test_unsupported_keys_are_refused_up_front(tmp_path: Path, pki: Pki) -> None
     with pytest.raises(GatewayError) as error:
         CmsSigner(party.cert, ed25519.Ed25519PrivateKey.generate())  # type: ignore[arg-type]
     assert error.value.code == "keys.unsupported"
+
+
+def test_rsa_keys_below_2048_bits_are_refused(pki: Pki) -> None:
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    party = pki.issue("weak", key=weak)
+    with pytest.raises(GatewayError) as error:
+        CmsSigner(party.cert, weak)
+    assert error.value.code == "keys.too_weak"
+    assert "1024 bits" in error.value.message and "2048" in error.value.message
 
 
 def test_unknown_profile_suggests_the_close_one() -> None:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.crypto import PrivateKey, TrustPolicy, TrustStore, demo
+from gateway.crypto import CmsSigner, PrivateKey, TrustPolicy, TrustStore, demo
 from gateway.crypto import trust as trust_module
 from gateway.errors import ConfigError, SignatureError, TrustError
+from tests.unit.crypto.helpers import signed_at
 
 if TYPE_CHECKING:
     from conftest import Party, Pki
@@ -34,9 +35,10 @@ def _sub_ca(
     days: int = 365,
     not_before: datetime | None = None,
     extra: x509.ExtensionType | None = None,
+    key: PrivateKey | None = None,
 ) -> tuple[x509.Certificate, PrivateKey]:
     """An intermediate CA certificate (demo.py makes only roots and end entities)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = key or ec.generate_private_key(ec.SECP256R1())
     start = not_before or datetime.now(UTC) - timedelta(days=1)
     builder = (
         x509.CertificateBuilder()
@@ -166,6 +168,88 @@ def test_leaf_key_usage_must_allow_signing(pki: Pki, now: datetime) -> None:
     assert _names(error, pki.ca.cert) and "digitalSignature" in error.message
 
 
+def _leaf_with_purposes(
+    pki: Pki, name: str, purposes: list[x509.ObjectIdentifier]
+) -> tuple[x509.Certificate, PrivateKey]:
+    """An end-entity certificate like the demo ones, with this extended key usage."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(pki.ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
+    )
+    return builder.sign(pki.ca.key, hashes.SHA256()), key
+
+
+@pytest.mark.parametrize(
+    ("purposes", "refused"),
+    [
+        ([ExtendedKeyUsageOID.SERVER_AUTH], "serverAuth"),
+        (
+            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+            "serverAuth, clientAuth",
+        ),
+        ([x509.ObjectIdentifier("1.2.643.2.2.34.6")], "1.2.643.2.2.34.6"),
+        ([ExtendedKeyUsageOID.EMAIL_PROTECTION], None),
+        ([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION], None),
+        ([ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE], None),
+    ],
+)
+def test_leaf_extended_key_usage_must_allow_signing(
+    pki: Pki, now: datetime, purposes: list[x509.ObjectIdentifier], refused: str | None
+) -> None:
+    # What openssl cms accepts by default (smimesign): no EKU, emailProtection or anyEKU.
+    leaf, _ = _leaf_with_purposes(pki, "tls-server", purposes)
+    store = TrustStore([pki.ca.cert])
+    if refused is None:
+        assert store.validate(leaf, at=now) == (leaf, pki.ca.cert)
+        return
+    error = _error(lambda: store.validate(leaf, at=now))
+    assert _names(error, leaf)
+    assert f"extended key usage that does not allow signing documents: {refused}" in (error.message)
+
+
+def test_leaf_extended_key_usage_through_the_policy(pki: Pki, content: bytes) -> None:
+    cert, key = _leaf_with_purposes(pki, "web", [ExtendedKeyUsageOID.SERVER_AUTH])
+    signature = CmsSigner(cert, key).sign(content)
+    policy = TrustPolicy(TrustStore([pki.ca.cert]), {"web": [cert]})
+    error = _error(lambda: policy.verify_from("web", content, signature))
+    assert error.code == "signature.untrusted" and "serverAuth" in error.message
+
+
+def test_weak_keys_in_the_chain_are_refused(pki: Pki, now: datetime) -> None:
+    weak_rsa = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    sub_cert, sub_key = _sub_ca(_pair(pki.ca), "Weak Sub CA", key=weak_rsa)
+    leaf, _ = demo.issue_certificate(sub_cert, sub_key, "ivan", "Org")
+    store = TrustStore([pki.ca.cert])
+    error = _error(lambda: store.validate(leaf, at=now, intermediates=[sub_cert]))
+    assert _names(error, sub_cert) and "RSA key of 1024 bits" in error.message
+
+    k1_cert, k1_key = _sub_ca(
+        _pair(pki.ca), "K1 Sub CA", key=ec.generate_private_key(ec.SECP256K1())
+    )
+    leaf, _ = demo.issue_certificate(k1_cert, k1_key, "judy", "Org")
+    error = _error(lambda: store.validate(leaf, at=now, intermediates=[k1_cert]))
+    assert _names(error, k1_cert) and "curve secp256k1" in error.message
+
+    # A weak trust anchor is no better: it verifies the chain's first link.
+    weak_root, weak_root_key = _sub_ca(_pair(pki.ca), "Weak Root", key=weak_rsa)
+    leaf, _ = demo.issue_certificate(weak_root, weak_root_key, "kate", "Org")
+    error = _error(lambda: TrustStore([weak_root]).validate(leaf, at=now))
+    assert _names(error, weak_root) and "RSA key of 1024 bits" in error.message
+
+    # And the leaf itself.
+    weak_leaf, _ = demo.issue_certificate(pki.ca.cert, pki.ca.key, "leo", "Org", key=weak_rsa)
+    error = _error(lambda: store.validate(weak_leaf, at=now))
+    assert _names(error, weak_leaf) and "RSA key of 1024 bits" in error.message
+
+
 def test_unknown_critical_extension_is_refused(pki: Pki, now: datetime) -> None:
     odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00")
     sub_cert, sub_key = _sub_ca(_pair(pki.ca), "Odd CA", extra=odd)
@@ -238,9 +322,10 @@ def test_signature_by_another_participant_is_a_sender_mismatch(
 
 
 def test_signature_by_an_unregistered_certificate(
-    policy: TrustPolicy, pki: Pki, content: bytes
+    policy: TrustPolicy, pki: Pki, alice: Party, content: bytes
 ) -> None:
     stranger = pki.issue("stranger")  # same CA, so only registration tells them apart
+    assert stranger.cert.public_key() != alice.cert.public_key()  # nor a shared key
     error = _error(lambda: policy.verify_from("alice", content, stranger.sign(content)))
     assert error.code == "signature.unknown_signer" and _names(error, stranger.cert)
 
@@ -331,42 +416,134 @@ def test_rollover_overlap_accepts_both(
 
 
 def test_rollover_after_the_old_expiry_only_the_new_verifies(
-    rollover: tuple[TrustPolicy, Party, Party],
+    pki: Pki, now: datetime, content: bytes, sign_with: Callable[..., bytes]
+) -> None:
+    # "lake" rolled over: the old certificate expired yesterday, the new one started 10 days
+    # ago. Signatures made now carry signingTime = now, after the old one's notAfter.
+    old = pki.issue("lake", not_before=now - timedelta(days=366), days=365)
+    new = pki.issue("lake", not_before=now - timedelta(days=10), days=710)
+    assert old.cert.not_valid_after_utc < now
+    policy = TrustPolicy(TrustStore([pki.ca.cert]), {"lake": [old.cert, new.cert]})
+    week = now - timedelta(days=7)
+    error = _error(lambda: policy.verify_from("lake", content, old.sign(content), oldest=week))
+    assert error.code == "signature.untrusted"
+    assert "expired on" in error.message and _names(error, old.cert)
+    verified = policy.verify_from("lake", content, new.sign(content), oldest=week)
+    assert verified.certificate == new.cert and verified.signing_time is not None
+
+    # Without a signingTime the validation time is `now`: the same outcome.
+    plain = (pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.NoAttributes)
+    unsigned_time = sign_with(old, content, *plain)
+    error = _error(lambda: policy.verify_from("lake", content, unsigned_time, oldest=week))
+    assert "expired on" in error.message and _names(error, old.cert)
+    verified = policy.verify_from("lake", content, sign_with(new, content, *plain), oldest=week)
+    assert verified.certificate == new.cert and verified.signing_time is None
+
+
+def test_a_signature_is_checked_at_its_signing_time_within_the_window(
+    rollover: tuple[TrustPolicy, Party, Party], content: bytes, now: datetime
+) -> None:
+    # Signed now with the old certificate (valid for 10 more days), delivered 20 days later,
+    # after the old certificate expired: validation happens at the signingTime, but only a
+    # signingTime inside the receiver's window (`oldest`) is believed.
+    policy, old, _ = rollover
+    signature = old.sign(content)
+    later = now + timedelta(days=20)
+    oldest = later - timedelta(days=30)
+    verified = policy.verify_from("river", content, signature, now=later, oldest=oldest)
+    assert verified.certificate == old.cert
+
+    oldest = later - timedelta(days=7)
+    error = _error(
+        lambda: policy.verify_from("river", content, signature, now=later, oldest=oldest)
+    )
+    assert error.code == "signature.too_old"
+    assert verified.signing_time is not None
+    assert f"made at {verified.signing_time:%Y-%m-%d %H:%M:%S} UTC" in error.message
+    assert f"before {oldest:%Y-%m-%d %H:%M:%S} UTC, the oldest signing time" in error.message
+    error = _error(lambda: policy.verify_any(content, signature, now=later, oldest=oldest))
+    assert error.code == "signature.too_old"
+
+
+@pytest.fixture(scope="module")
+def expired(pki: Pki, now: datetime) -> tuple[TrustPolicy, Party]:
+    """Participant "pond", whose only certificate expired two days ago; its key still exists."""
+    party = pki.issue("pond", not_before=now - timedelta(days=400), days=398)
+    return TrustPolicy(TrustStore([pki.ca.cert]), {"pond": [party.cert]}), party
+
+
+def test_a_backdated_signature_beyond_the_window_is_refused(
+    expired: tuple[TrustPolicy, Party], content: bytes, now: datetime
+) -> None:
+    # The holder of the expired key signs new content today and claims a signingTime when the
+    # certificate was valid. Beyond the window that is refused whatever the certificate says.
+    policy, pond = expired
+    backdated = signed_at(pond, content, now - timedelta(days=30))
+    oldest = now - timedelta(days=7, minutes=5)
+    error = _error(lambda: policy.verify_from("pond", content, backdated, now=now, oldest=oldest))
+    assert error.code == "signature.too_old"
+    assert f"made at {now - timedelta(days=30):%Y-%m-%d %H:%M}" in error.message
+    assert f"before {oldest:%Y-%m-%d %H:%M:%S} UTC" in error.message
+    error = _error(lambda: policy.verify_any(content, backdated, now=now, oldest=oldest))
+    assert error.code == "signature.too_old"
+    # Unbounded (no `oldest`: callers that check signatures from outside must pass one), the
+    # backdated signature would pass: this is what the window is for.
+    assert policy.verify_from("pond", content, backdated, now=now).certificate == pond.cert
+
+
+def test_a_backdated_signature_within_the_window_is_accepted(
+    expired: tuple[TrustPolicy, Party], content: bytes, now: datetime
+) -> None:
+    # Documented behaviour: a signingTime inside the window, when the certificate was valid,
+    # is accepted. An honest envelope sealed three days ago (before the expiry) and delivered
+    # now looks exactly the same, so the exposure of an expired key is bounded by the window.
+    policy, pond = expired
+    oldest = now - timedelta(days=7, minutes=5)
+    three_days_ago = signed_at(pond, content, now - timedelta(days=3))
+    verified = policy.verify_from("pond", content, three_days_ago, now=now, oldest=oldest)
+    assert verified.certificate == pond.cert
+    assert verified.signing_time is not None
+    assert verified.signing_time < pond.cert.not_valid_after_utc < now
+
+    # Inside the window but after the expiry: the certificate was no longer valid then.
+    yesterday = signed_at(pond, content, now - timedelta(days=1))
+    error = _error(lambda: policy.verify_from("pond", content, yesterday, now=now, oldest=oldest))
+    assert error.code == "signature.untrusted" and "expired on" in error.message
+    # Before the certificate began: not yet valid then.
+    too_early = signed_at(pond, content, pond.cert.not_valid_before_utc - timedelta(hours=1))
+    error = _error(lambda: policy.verify_from("pond", content, too_early, now=now))
+    assert "is not yet valid" in error.message
+
+
+def test_a_signature_without_signing_time_is_checked_now_whatever_oldest_says(
+    expired: tuple[TrustPolicy, Party],
+    alice: Party,
     content: bytes,
     now: datetime,
     sign_with: Callable[..., bytes],
 ) -> None:
-    policy, old, new = rollover
-    later = now + timedelta(days=20)
-    # Without a signingTime the validation time is `now`: 20 days on, the old one has expired.
+    policy, pond = expired
     plain = (pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.NoAttributes)
+    oldest = now - timedelta(days=7)
     error = _error(
-        lambda: policy.verify_from("river", content, sign_with(old, content, *plain), now=later)
+        lambda: policy.verify_from(
+            "pond", content, sign_with(pond, content, *plain), now=now, oldest=oldest
+        )
     )
-    assert "expired on" in error.message and _names(error, old.cert)
-    verified = policy.verify_from("river", content, sign_with(new, content, *plain), now=later)
-    assert verified.certificate == new.cert
+    assert error.code == "signature.untrusted" and "expired on" in error.message
+    verified = policy.verify_any(content, sign_with(alice, content, *plain), oldest=oldest)
+    assert verified.certificate == alice.cert
 
 
-def test_validation_happens_at_the_signing_time(
-    rollover: tuple[TrustPolicy, Party, Party], content: bytes, now: datetime
+def test_naive_now_or_oldest_is_a_programming_error(
+    expired: tuple[TrustPolicy, Party], content: bytes
 ) -> None:
-    # A signature made (signingTime) while the old certificate was valid still verifies after
-    # it expired; the same key signing after the expiry would carry a later signingTime.
-    policy, old, _ = rollover
-    signature = old.sign(content)
-    verified = policy.verify_from("river", content, signature, now=now + timedelta(days=20))
-    assert verified.certificate == old.cert
-
-
-def test_signing_after_the_old_certificate_expired(pki: Pki, now: datetime, content: bytes) -> None:
-    # signingTime (now) is after the old certificate's notAfter: refused, the new one accepted.
-    old = pki.issue("lake", not_before=now - timedelta(days=365), days=364)
-    new = pki.issue("lake", not_before=now - timedelta(days=10), days=710)
-    policy = TrustPolicy(TrustStore([pki.ca.cert]), {"lake": [old.cert, new.cert]})
-    error = _error(lambda: policy.verify_from("lake", content, old.sign(content)))
-    assert "expired on" in error.message and _names(error, old.cert)
-    assert policy.verify_from("lake", content, new.sign(content)).certificate == new.cert
+    policy, pond = expired
+    signature = pond.sign(content)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        policy.verify_from("pond", content, signature, oldest=datetime.now())
+    with pytest.raises(ValueError, match="timezone-aware"):
+        policy.verify_any(content, signature, now=datetime.now())
 
 
 def test_expiring_lists_soonest_first(

@@ -3,102 +3,29 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from asn1crypto import algos, cms
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from gateway.crypto import load_signature, verify_detached
 from gateway.errors import SignatureError
+from tests.unit.crypto.helpers import SCHEME, attribute, resign, standard_attributes, utc_time
 
 if TYPE_CHECKING:
     from conftest import Party, Pki
 
-_SCHEME = {
-    "rsa": "rsassa_pkcs1v15",
-    "rsa-pss": "rsassa_pss",
-    "ecdsa": "ecdsa",
-    "ecdsa-p384": "ecdsa",
-}
 
-
-# --- DER surgery: build SignerInfos the builder will not make, signed for real ----------------
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    if len(body) < 0x80:
-        return bytes([tag, len(body)]) + body
-    size = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + body
-
-
-def _attribute(kind: str, *values: object) -> bytes:
-    return bytes(cms.CMSAttribute({"type": kind, "values": list(values)}).dump())
-
-
-def _standard_attributes(content: bytes) -> list[bytes]:
-    return [
-        _attribute("content_type", "data"),
-        _attribute("signing_time", _time(datetime.now(UTC))),
-        _attribute("message_digest", hashlib.sha256(content).digest()),
-    ]
-
-
-def _time(moment: datetime) -> cms.Time:
-    return cms.Time({"utc_time": moment.replace(microsecond=0)})
-
-
-def _assemble(
-    template: bytes,
-    party: Party,
-    attributes: list[bytes] | None,
-    *,
-    content: bytes = b"",
-    sid: bytes | None = None,
-    digest_algorithm: str | None = None,
-) -> bytes:
-    """Rebuild the single-signer ECDSA signature ``template`` with these signed attributes
-    (kept in the given order, however un-DER that is) and sign it for real with ``party``."""
-    signed = cms.ContentInfo.load(template)["content"]
-    signer = signed["signer_infos"][0]
-    digest_name = digest_algorithm or "sha256"
-    hash_algorithm = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384()}[digest_name]
-    assert isinstance(party.key, ec.EllipticCurvePrivateKey)
-    if attributes is None:
-        value = party.key.sign(content, ec.ECDSA(hash_algorithm))
-        attrs_field = b""
-    else:
-        body = b"".join(attributes)
-        value = party.key.sign(_tlv(0x31, body), ec.ECDSA(hash_algorithm))
-        attrs_field = _tlv(0xA0, body)
-    digest = algos.DigestAlgorithm({"algorithm": digest_name}).dump()
-    signer_info = _tlv(
-        0x30,
-        signer["version"].dump()
-        + (sid if sid is not None else signer["sid"].dump())
-        + digest
-        + attrs_field
-        + signer["signature_algorithm"].dump()
-        + _tlv(0x04, value),
-    )
-    signed_data = _tlv(
-        0x30,
-        signed["version"].dump()
-        + _tlv(0x31, digest)
-        + signed["encap_content_info"].dump()
-        + signed["certificates"].dump()
-        + _tlv(0x31, signer_info),
-    )
-    return _tlv(0x30, cms.ContentType("signed_data").dump() + _tlv(0xA0, signed_data))
+def _attributes(content: bytes) -> list[bytes]:
+    return standard_attributes(content, datetime.now(UTC))
 
 
 def _reason(signature: bytes, content: bytes, **kwargs: object) -> str:
@@ -117,7 +44,7 @@ def test_round_trip_for_every_profile(any_pki: Pki, content: bytes) -> None:
     assert verified.certificate == party.cert
     assert verified.certificates == (party.cert,)
     assert verified.digest_algorithm == "sha256"
-    assert verified.signature_algorithm == _SCHEME[party.profile]
+    assert verified.signature_algorithm == SCHEME[party.profile]
     assert verified.signing_time is not None
     assert verified.signing_time.tzinfo is not None
     assert abs(verified.signing_time - datetime.now(UTC)) < timedelta(minutes=1)
@@ -146,7 +73,7 @@ def test_file_content_is_hashed_in_chunks(alice: Party) -> None:
 def test_signer_found_by_key_identifier(alice: Party, content: bytes) -> None:
     ski = alice.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     by_key_id = cms.SignerIdentifier({"subject_key_identifier": ski}).dump()
-    signature = _assemble(alice.sign(content), alice, _standard_attributes(content), sid=by_key_id)
+    signature = resign(alice.sign(content), alice, _attributes(content), sid=by_key_id)
     assert cms.ContentInfo.load(signature)["content"]["signer_infos"][0]["sid"].name == (
         "subject_key_identifier"
     )
@@ -159,9 +86,9 @@ def test_signed_attributes_are_verified_as_sent_not_re_encoded(
 ) -> None:
     # A SET OF must be sorted in DER; a sender that did not sort signed these exact bytes, and a
     # verifier that re-encodes (sorts) them would compute another hash and reject the signature.
-    unsorted = sorted(_standard_attributes(content), reverse=True)
+    unsorted = sorted(_attributes(content), reverse=True)
     assert unsorted != sorted(unsorted)
-    signature = _assemble(alice.sign(content), alice, unsorted)
+    signature = resign(alice.sign(content), alice, unsorted)
     (verified,) = verify_detached(signature, content)
     assert verified.certificate == alice.cert
 
@@ -337,21 +264,21 @@ def test_rsa_signature_with_an_ec_certificate_is_refused(alice: Party, content: 
     ("mutate", "reason"),
     [
         (
-            lambda attrs, c: [*attrs, _attribute("message_digest", b"\x00" * 32)],
+            lambda attrs, c: [*attrs, attribute("message_digest", b"\x00" * 32)],
             "exactly one messageDigest",
         ),
         (
-            lambda attrs, c: [attrs[0], *attrs[1:], _attribute("content_type", "data")],
+            lambda attrs, c: [attrs[0], *attrs[1:], attribute("content_type", "data")],
             "exactly one contentType",
         ),
         (lambda attrs, c: attrs[1:], "exactly one contentType"),
         (lambda attrs, c: attrs[:2], "exactly one messageDigest"),
         (
-            lambda attrs, c: [_attribute("content_type", "signed_data"), *attrs[1:]],
+            lambda attrs, c: [attribute("content_type", "signed_data"), *attrs[1:]],
             "differs from the content type",
         ),
         (
-            lambda attrs, c: [*attrs, _attribute("signing_time", _time(datetime.now(UTC)))],
+            lambda attrs, c: [*attrs, attribute("signing_time", utc_time(datetime.now(UTC)))],
             "more than one signingTime",
         ),
     ],
@@ -364,14 +291,14 @@ def test_signed_attribute_rules(
 ) -> None:
     template = alice.sign(content)
     # The helper itself is sound: the unmutated attributes verify.
-    verify_detached(_assemble(template, alice, _standard_attributes(content)), content)
-    signature = _assemble(template, alice, mutate(_standard_attributes(content), content))
+    verify_detached(resign(template, alice, _attributes(content)), content)
+    signature = resign(template, alice, mutate(_attributes(content), content))
     assert reason in _reason(signature, content)
 
 
 def test_signature_over_the_content_itself(alice: Party, content: bytes) -> None:
     # No signed attributes: the signature covers the content bytes, which the helper signs.
-    signature = _assemble(alice.sign(content), alice, None, content=content)
+    signature = resign(alice.sign(content), alice, None, content=content)
     (verified,) = verify_detached(signature, content)
     assert verified.signing_time is None
     assert "does not match" in _reason(signature, content[:-1])
@@ -400,3 +327,67 @@ def test_ber_indefinite_lengths_outside_the_signed_attributes(alice: Party, cont
     broken = ber.replace(value, value[:-1] + bytes([value[-1] ^ 1]))
     assert "does not match" in _reason(broken, content)
     assert "well-formed" in _reason(ber[:-2], content)  # an end-of-contents marker missing
+
+
+# --- what openssl cms would refuse too: content types, weak keys ------------------------------
+
+
+@pytest.mark.parametrize("with_attributes", [True, False])
+def test_only_plain_data_is_accepted_as_the_content_type(
+    alice: Party, content: bytes, with_attributes: bool
+) -> None:
+    # A SignedData over a time-stamp token (or a receipt, ...) signs that structure; presented
+    # with a file it is not a signature of the file, even if the digests were made to match.
+    tst_info = "1.2.840.113549.1.9.16.1.4"
+    template = alice.sign(content)
+    attributes = standard_attributes(content, datetime.now(UTC), content_type=tst_info)
+    signature = resign(
+        template,
+        alice,
+        attributes if with_attributes else None,
+        content=content,
+        content_type=tst_info,
+    )
+    reason = _reason(signature, content)
+    assert tst_info in reason and "not over plain data" in reason
+    # The control: the same construction over id-data verifies.
+    plain = resign(
+        template,
+        alice,
+        standard_attributes(content, datetime.now(UTC)) if with_attributes else None,
+        content=content,
+    )
+    (verified,) = verify_detached(plain, content)
+    assert verified.certificate == alice.cert
+
+
+def test_rsa_key_below_2048_bits_is_refused(
+    pki: Pki, content: bytes, sign_with: Callable[..., bytes]
+) -> None:
+    weak = pki.issue("weak", key=rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    signature = sign_with(weak, content, pkcs7.PKCS7Options.DetachedSignature)
+    reason = _reason(signature, content)
+    assert "RSA key of 1024 bits" in reason and "2048" in reason
+    assert f"serial {weak.cert.serial_number:x}" in reason
+
+
+@pytest.mark.parametrize(
+    ("curve", "accepted"),
+    [(ec.SECP521R1(), True), (ec.SECP256K1(), False), (ec.BrainpoolP256R1(), False)],
+)
+def test_ec_curves_other_than_the_nist_ones_are_refused(
+    pki: Pki,
+    content: bytes,
+    sign_with: Callable[..., bytes],
+    curve: ec.EllipticCurve,
+    accepted: bool,
+) -> None:
+    party = pki.issue(f"on-{curve.name}", key=ec.generate_private_key(curve))
+    signature = sign_with(party, content, pkcs7.PKCS7Options.DetachedSignature)
+    if accepted:
+        (verified,) = verify_detached(signature, content)
+        assert verified.certificate == party.cert
+    else:
+        reason = _reason(signature, content)
+        assert f"curve {curve.name}, which is not accepted" in reason
+        assert "P-256, P-384, P-521" in reason
