@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.errors import GatewayError
 from gateway.model import MessageType
 
 
@@ -78,7 +79,7 @@ class NewMessage:
     correlation_id: str | None = None
     document_uid: str | None = None
     registration_number: str | None = None
-    local_ref: str | None = None  # the local system's idempotency key (OUT only)
+    local_ref: str | None = None  # the local system's idempotency key (OUT; unique per peer)
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,11 @@ class Accepted:
     record: MessageRecord  # for a duplicate: the ORIGINAL record, with the original receipt
 
 
-class StoreError(Exception):
-    """A storage failure (disk full, database gone); the operation did not happen."""
+class StoreError(GatewayError):
+    """The gateway could not record it (disk full, database gone); nothing was changed."""
+
+    code = "store.failed"
+    http_status = 503  # the caller may try again later
 
 
 class BlobStore(Protocol):

@@ -1,0 +1,209 @@
+"""The filesystem blob store: file contents addressed by their SHA-256.
+
+A blob lives at ``<root>/ab/cd/<64 hex digits>``. ``put`` streams into a temporary file under
+``<root>/tmp`` (the same filesystem, so the final rename is atomic) while hashing, fsyncs it,
+renames it into place and fsyncs the directory, so a blob is durable before the database write
+that references it. Identical content lands on the same name, so storing it twice is harmless.
+
+File I/O runs in worker threads in large pieces (small chunks are coalesced first), so a 2 GiB
+stream neither blocks the event loop nor costs more memory than two pieces. A name is always
+checked against the digest pattern before it touches the filesystem; this module never builds
+a path from anything else, and never reads a whole blob into memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import os
+import re
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Final, TypeVar
+
+from gateway.store.api import BlobRef
+
+T = TypeVar("T")
+
+_DIGEST: Final = re.compile(r"[0-9a-f]{64}")
+COALESCE: Final = 1 << 20  # bytes gathered before one write in a thread
+_TEMP_SUFFIX: Final = ".part"
+
+
+class FilesystemBlobStore:
+    """Content-addressed blobs in a folder; see the module docstring for the layout."""
+
+    def __init__(self, root: Path, *, coalesce: int = COALESCE) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        self._coalesce = coalesce
+
+    def path(self, sha256: str) -> Path:
+        """Where a blob lives; ValueError unless ``sha256`` is 64 lower-case hex digits."""
+        if not _DIGEST.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256[:80]!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
+        opening = _in_thread(_TempBlob, self._tmp)
+        try:
+            temp = await _settled(opening)
+        except asyncio.CancelledError:
+            if not opening.exception():  # created after all: do not leave it behind
+                opening.result().discard()
+            raise
+        pending: asyncio.Future[None] | None = None
+        try:
+            batch: list[bytes] = []
+            batched = size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if max_size is not None and size > max_size:
+                    raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= self._coalesce:
+                    # Double buffering: the previous piece is written while this one filled.
+                    if pending is not None:
+                        await _settled(pending)
+                    pending = _in_thread(temp.write, batch)
+                    batch, batched = [], 0
+            if pending is not None:
+                await _settled(pending)
+                pending = None
+            digest = await _settled(_in_thread(temp.finish, batch))
+            await _settled(_in_thread(self._place, temp.path, digest, size))
+        except BaseException:
+            if pending is not None:
+                await _finished(pending)
+            temp.discard()
+            raise
+        return BlobRef(sha256=digest, size=size)
+
+    async def put_bytes(self, data: bytes) -> BlobRef:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put(one())
+
+    def read(self, sha256: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        path = self.path(sha256)
+        # Checked now, not at the first chunk, so a missing blob fails where it is asked for.
+        if not path.is_file():
+            raise KeyError(sha256)
+        return self._chunks(path, sha256, chunk_size)
+
+    async def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def remove_stale_temp_files(self, *, older_than: float = 3600.0) -> int:
+        """Delete temporary files left by a crash mid-``put``; only while holding the lock."""
+        removed = 0
+        cutoff = time.time() - older_than
+        with contextlib.suppress(FileNotFoundError):
+            for entry in self._tmp.iterdir():
+                if entry.name.endswith(_TEMP_SUFFIX) and entry.stat().st_mtime < cutoff:
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    async def _chunks(self, path: Path, sha256: str, chunk_size: int) -> AsyncIterator[bytes]:
+        try:
+            file = await _settled(_in_thread(io.FileIO, path, "r"))
+        except FileNotFoundError:
+            raise KeyError(sha256) from None
+        try:
+            while data := await _settled(_in_thread(file.read, chunk_size)):
+                yield data
+        finally:
+            file.close()
+
+    def _place(self, temp: Path, digest: str, size: int) -> None:
+        final = self.path(digest)
+        folder = final.parent
+        made = [p for p in (folder.parent, folder) if not p.is_dir()]
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            same = final.stat().st_size == size
+        except FileNotFoundError:
+            same = False
+        if same:
+            temp.unlink()  # the same content is already there, durable since its own put
+        else:
+            os.replace(temp, final)
+        # The rename (and any new fan-out folder) is durable only once its folder is synced.
+        _fsync_dir(folder)
+        for created in reversed(made):
+            _fsync_dir(created.parent)
+
+
+class _TempBlob:
+    """A temporary file being written and hashed; used from one thread at a time."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, suffix=_TEMP_SUFFIX)
+        self.path = Path(name)
+        self._fd: int | None = fd
+        self._hash = hashlib.sha256()
+
+    def write(self, chunks: list[bytes]) -> None:
+        assert self._fd is not None
+        for chunk in chunks:
+            self._hash.update(chunk)  # releases the GIL for large chunks
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def finish(self, chunks: list[bytes]) -> str:
+        self.write(chunks)
+        assert self._fd is not None
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> asyncio.Future[T]:
+    return asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+
+
+async def _settled(future: asyncio.Future[T]) -> T:
+    """Await a thread's work; if we are cancelled meanwhile, wait for the thread to finish
+    anyway before passing the cancellation on. Otherwise a cleanup could close a file while
+    the thread still writes to its descriptor (whose number may already name another file).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while not future.done():
+        try:
+            await asyncio.wait({future})  # unlike awaiting it, this never cancels the work
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        future.exception()  # the cancellation wins; the work's own error is secondary
+        raise cancelled
+    return future.result()
+
+
+async def _finished(future: asyncio.Future[None]) -> None:
+    """Wait for a thread's work on a failure path, whose own error is already propagating."""
+    with contextlib.suppress(BaseException):
+        await _settled(future)

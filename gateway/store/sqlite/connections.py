@@ -1,0 +1,50 @@
+"""Opening SQLite connections with the settings the store depends on.
+
+The writer's connection switches the file to WAL (so readers never block it, nor it them) and
+sets the durability level; reader connections are ``query_only``, so a bug cannot write
+through them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+from gateway.store.api import StoreError
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+BUSY_TIMEOUT_MS = 10_000  # a CLI writing beside the gateway holds the lock for milliseconds
+
+
+def connect(
+    path: Path, *, synchronous: Synchronous = "FULL", readonly: bool = False
+) -> sqlite3.Connection:
+    """A connection in autocommit mode: the store issues BEGIN/COMMIT itself."""
+    if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,
+        check_same_thread=False,  # created here, then used by exactly one store thread
+        timeout=BUSY_TIMEOUT_MS / 1000,
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: cannot switch the database to WAL (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            # Bound the WAL file after checkpoints; it otherwise keeps its largest size.
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+        conn.execute("PRAGMA cache_size = -16384")  # 16 MiB per connection
+        conn.execute("PRAGMA temp_store = MEMORY")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

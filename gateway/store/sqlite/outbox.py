@@ -1,0 +1,285 @@
+"""Outbound writes: queue a sealed message, lease due ones, record attempts, operator actions.
+
+Each function runs inside the writer's transaction and records the change, its history row,
+its attempt row and its audit record together. It records what the caller decided (deliver,
+retry at a time, reject, expire); it never decides when to retry or whether a message expired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+
+from gateway.store.api import (
+    Delivered,
+    Direction,
+    Expired,
+    MessageRecord,
+    NewMessage,
+    Outcome,
+    Rejected,
+    Retry,
+    State,
+)
+from gateway.store.sqlite import rows, tables
+from gateway.store.sqlite.tables import Clock
+
+EXPIRED_CODE = "delivery.expired"
+
+
+def add(conn: sqlite3.Connection, message: NewMessage, actor: str, clock: Clock) -> MessageRecord:
+    tables.require_direction(message, Direction.OUT)
+    if message.local_ref is not None:
+        earlier = tables.fetch_local_ref(conn, message.local_ref, message.peer)
+        if earlier is not None:
+            return earlier
+    at = tables.now_us(clock)
+    tables.insert_message(conn, message, state=State.QUEUED, at=at, next_attempt_at=at)
+    tables.add_history(conn, message.message_id, at, State.QUEUED, f"queued for {message.peer}")
+    ref = f" local_ref={message.local_ref}" if message.local_ref is not None else ""
+    tables.append_audit(
+        conn,
+        at,
+        actor,
+        "message.queued",
+        message.message_id,
+        f"{message.type.value} to {message.peer} envelope_sha256={message.envelope_sha256}"
+        f" files={len(message.files)}{ref}",
+    )
+    record = tables.fetch(conn, message.message_id)
+    assert record is not None
+    return record
+
+
+def claim(
+    conn: sqlite3.Connection, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int
+) -> list[MessageRecord]:
+    now_us = rows.to_us(now)
+    return tables.claim(
+        conn,
+        owner,
+        lease_until=rows.to_us(now + lease),
+        limit=limit,
+        # due_at covers "next attempt reached" and "expiry reached" in one indexed column.
+        # INDEXED BY: without statistics the planner prefers the state index and sorts the
+        # whole queue on every claim; the queue index walks it in due order and stops early.
+        candidates=(
+            "SELECT id FROM messages INDEXED BY messages_queue"
+            " WHERE state = 'queued' AND due_at <= ?"
+            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at, id LIMIT ?"
+        ),
+        params=(now_us, now_us),
+    )
+
+
+def finish(
+    conn: sqlite3.Connection, message_id: str, owner: str, outcome: Outcome, clock: Clock
+) -> bool:
+    if not tables.holds_lease(conn, message_id, owner, State.QUEUED):
+        return False  # fenced: another worker took the message over, or an operator acted
+    at = tables.now_us(clock)
+    match outcome:
+        case Delivered():
+            _set(
+                conn,
+                message_id,
+                at,
+                State.DELIVERED,
+                receipt=outcome.receipt,
+                receipt_signature=outcome.receipt_signature,
+                error_code=None,
+                error_message=None,
+            )
+            tables.add_attempt(conn, message_id, at, "delivered", outcome.http_status, None)
+            tables.add_history(
+                conn,
+                message_id,
+                at,
+                State.DELIVERED,
+                f"signed receipt received (HTTP {outcome.http_status})",
+            )
+            receipt_sha256 = hashlib.sha256(outcome.receipt).hexdigest()
+            tables.append_audit(
+                conn,
+                at,
+                "gateway",
+                "message.delivered",
+                message_id,
+                f"receipt_sha256={receipt_sha256}",
+            )
+        case Retry():
+            conn.execute(
+                "UPDATE messages SET attempts = attempts + 1, next_attempt_at = ?,"
+                " error_code = NULL, error_message = ?, lease_owner = NULL, lease_until = NULL,"
+                " updated_at = ? WHERE message_id = ?",
+                (rows.to_us(outcome.next_attempt_at), outcome.error, at, message_id),
+            )
+            tables.add_attempt(conn, message_id, at, "retry", outcome.http_status, outcome.error)
+            tables.append_audit(
+                conn,
+                at,
+                "gateway",
+                "message.attempt",
+                message_id,
+                f"failed{_status(outcome.http_status)}: {outcome.error};"
+                f" next attempt at {outcome.next_attempt_at.astimezone(dt.UTC).isoformat()}",
+            )
+        case Rejected():
+            _set(
+                conn,
+                message_id,
+                at,
+                State.REJECTED,
+                error_code=outcome.code,
+                error_message=outcome.message,
+                error_document=outcome.error_document,
+            )
+            why = f"{outcome.code}: {outcome.message}"
+            tables.add_attempt(conn, message_id, at, "rejected", outcome.http_status, why)
+            tables.add_history(
+                conn,
+                message_id,
+                at,
+                State.REJECTED,
+                f"refused by the peer{_status(outcome.http_status)}: {why}",
+            )
+            tables.append_audit(conn, at, "gateway", "message.rejected", message_id, why)
+            tables.record_local(conn, outcome.notification, at, message_id)
+        case Expired():
+            _set(
+                conn,
+                message_id,
+                at,
+                State.EXPIRED,
+                error_code=EXPIRED_CODE,
+                error_message=outcome.error,
+            )
+            tables.add_attempt(conn, message_id, at, "expired", None, outcome.error)
+            tables.add_history(conn, message_id, at, State.EXPIRED, outcome.error)
+            tables.append_audit(conn, at, "gateway", "message.expired", message_id, outcome.error)
+            tables.record_local(conn, outcome.notification, at, message_id)
+    return True
+
+
+def release(conn: sqlite3.Connection, owner: str | None) -> int:
+    if owner is None:
+        cursor = conn.execute(
+            "UPDATE messages SET lease_owner = NULL, lease_until = NULL"
+            " WHERE lease_owner IS NOT NULL"
+        )
+    else:
+        cursor = conn.execute(
+            "UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (owner,),
+        )
+    return cursor.rowcount
+
+
+def retry(
+    conn: sqlite3.Connection, message_id: str, actor: str, now: dt.datetime, clock: Clock
+) -> MessageRecord:
+    record = _operator_target(conn, message_id)
+    if not record.state.dead:
+        raise ValueError(
+            f"message {message_id} is {record.state.value}; only a dead letter (rejected, "
+            "expired or cancelled) can be retried"
+        )
+    at = tables.now_us(clock)
+    # The expiry is cleared: an operator's revival must not expire again at once. The error
+    # fields stay (the last error) and the history row keeps why it had died.
+    conn.execute(
+        "UPDATE messages SET state = ?, next_attempt_at = ?, expires_at = NULL,"
+        " lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE message_id = ?",
+        (State.QUEUED.value, rows.to_us(now), at, message_id),
+    )
+    why = f"{record.error_code}: {record.error_message}" if record.error_code else "no error"
+    tables.add_history(
+        conn,
+        message_id,
+        at,
+        State.QUEUED,
+        f"retried by {actor} (was {record.state.value}; {why})",
+    )
+    tables.append_audit(
+        conn, at, actor, "queue.retry", message_id, f"was {record.state.value}; {why}"
+    )
+    revived = tables.fetch(conn, message_id)
+    assert revived is not None
+    return revived
+
+
+def cancel(conn: sqlite3.Connection, message_id: str, actor: str, clock: Clock) -> MessageRecord:
+    record = _operator_target(conn, message_id)
+    if record.state is not State.QUEUED:
+        raise ValueError(
+            f"message {message_id} is {record.state.value}; only a queued message can be cancelled"
+        )
+    at = tables.now_us(clock)
+    owner, until = conn.execute(
+        "SELECT lease_owner, lease_until FROM messages WHERE message_id = ?", (message_id,)
+    ).fetchone()
+    if owner is not None and until > at:
+        # Cancelling under a live attempt would fence out a delivery that may already have
+        # reached the peer, and the record would then claim "cancelled" for a delivered letter.
+        raise ValueError(
+            f"message {message_id} is being delivered right now (by {owner}); "
+            "try again when the attempt has ended"
+        )
+    conn.execute(
+        "UPDATE messages SET state = ?, next_attempt_at = NULL, lease_owner = NULL,"
+        " lease_until = NULL, updated_at = ? WHERE message_id = ?",
+        (State.CANCELLED.value, at, message_id),
+    )
+    tables.add_history(conn, message_id, at, State.CANCELLED, f"cancelled by {actor}")
+    tables.append_audit(conn, at, actor, "queue.cancel", message_id, "was queued")
+    cancelled = tables.fetch(conn, message_id)
+    assert cancelled is not None
+    return cancelled
+
+
+def _operator_target(conn: sqlite3.Connection, message_id: str) -> MessageRecord:
+    record = tables.fetch(conn, message_id)
+    if record is None:
+        raise KeyError(message_id)
+    if record.direction is not Direction.OUT:
+        raise ValueError(
+            f"message {message_id} is a {record.direction.value} message in state "
+            f"{record.state.value}; operators retry and cancel outbound messages only"
+        )
+    return record
+
+
+def _set(
+    conn: sqlite3.Connection,
+    message_id: str,
+    at: int,
+    state: State,
+    *,
+    receipt: bytes | None = None,
+    receipt_signature: bytes | None = None,
+    error_code: str | None,
+    error_message: str | None,
+    error_document: bytes | None = None,
+) -> None:
+    """A final outcome: counts the attempt, leaves the queue and releases the lease."""
+    conn.execute(
+        "UPDATE messages SET state = ?, attempts = attempts + 1, next_attempt_at = NULL,"
+        " receipt = coalesce(?, receipt), receipt_signature = coalesce(?, receipt_signature),"
+        " error_code = ?, error_message = ?, error_document = coalesce(?, error_document),"
+        " lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE message_id = ?",
+        (
+            state.value,
+            receipt,
+            receipt_signature,
+            error_code,
+            error_message,
+            error_document,
+            at,
+            message_id,
+        ),
+    )
+
+
+def _status(http_status: int | None) -> str:
+    return f" (HTTP {http_status})" if http_status is not None else ""
