@@ -332,3 +332,53 @@ def config_check(config_path: Path, at: dt.datetime | None) -> None:
         click.secho(f"{finding.level:>7}  {finding.text}", fg=colours[finding.level])
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     sys.exit(1 if errors else 0)
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info",
+              show_default=True)  # fmt: skip
+def run(config_path: Path, log_level: str) -> None:
+    """Run the gateway: wire endpoint, local API, delivery and hand-off, until SIGTERM."""
+    import logging
+
+    from aiohttp import web
+
+    from gateway.app import create_app
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        ident = identity.load(config_path)
+    except GatewayError as exc:
+        fail(exc)
+    config = ident.config
+    click.echo(f"gateway {config.participant} on http://{config.listen_host}:{config.listen_port}")
+    try:
+        # SIGTERM and SIGINT end run_app gracefully: workers drain, then the store closes.
+        web.run_app(
+            create_app(ident),
+            host=config.listen_host,
+            port=config.listen_port,
+            print=None,
+            shutdown_timeout=10,
+            access_log=None,
+            # aiohttp would keep reading a refused request's unread body for 10 s
+            handler_args={"lingering_time": 2.0},
+        )
+    except GatewayError as exc:
+        fail(exc)
+
+
+from gateway.cli_queue import audit_group, queue  # noqa: E402  -- they import nothing from here
+
+main.add_command(queue)
+main.add_command(audit_group)
+
+if __name__ == "__main__":
+    main()

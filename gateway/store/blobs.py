@@ -112,10 +112,15 @@ class FilesystemBlobStore:
         return removed
 
     async def _chunks(self, path: Path, sha256: str, chunk_size: int) -> AsyncIterator[bytes]:
+        opening = _in_thread(io.FileIO, path, "r")
         try:
-            file = await _settled(_in_thread(io.FileIO, path, "r"))
+            file = await _settled(opening)
         except FileNotFoundError:
             raise KeyError(sha256) from None
+        except asyncio.CancelledError:
+            if not opening.exception():  # opened after all: close it, as put() does
+                opening.result().close()
+            raise
         try:
             while data := await _settled(_in_thread(file.read, chunk_size)):
                 yield data

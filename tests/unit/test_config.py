@@ -213,9 +213,7 @@ def test_a_missing_certificate_is_named(folder: Path) -> None:
 
 
 def test_a_file_that_is_not_utf8_is_named(folder: Path) -> None:
-    (folder / "gateway.toml").write_bytes(
-        GATEWAY_TOML.encode() + "# Ростов\n".encode("cp1251")
-    )
+    (folder / "gateway.toml").write_bytes(GATEWAY_TOML.encode() + "# Ростов\n".encode("cp1251"))
     error = error_of(config.load, folder / "gateway.toml")
     assert "not UTF-8" in error.message and error.file == str(folder / "gateway.toml")
 

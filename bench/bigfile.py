@@ -1,0 +1,91 @@
+"""One large attachment from gateway A to gateway B: MB/s and each process's peak RSS.
+
+The file (default 2 GiB of random data) is streamed into A's local API from disk, stored as a
+blob, sent to B as one multipart part, streamed into B's blob store while hashing, handed off
+into B's folder, and receipted. Done = B's copy exists and A has the receipt. Targets (DESIGN
+§5, issue 3): peak RSS < 150 MB per gateway process, >= 200 MB/s.
+
+Run: ``.venv/bin/python bench/bigfile.py [--mib 2048]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from e2e import Watch, letter, peak_rss_mib  # bench/ is the script's folder, first on sys.path
+
+from gateway import localnet
+from gateway.intake import FileSpec
+from gateway.localnet import Member
+from gateway.model import FileRole
+
+
+def make_file(path: Path, mib: int) -> str:
+    digest = hashlib.sha256()
+    block = os.urandom(1 << 20)
+    with path.open("wb") as fh:
+        for i in range(mib):
+            chunk = block[i % 256 :] + block[: i % 256]  # different blocks, cheaply
+            fh.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mib", type=int, default=2048)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        big = Path(tmp) / "scan.pdf"
+        print(f"writing a {args.mib:,} MiB test file …", flush=True)
+        expected = make_file(big, args.mib)
+        port_a, port_b = localnet.free_ports(2)
+        nodes = localnet.build(
+            Path(tmp) / "net",
+            [Member("ru-61", "Ростовская область", "6163000001", port_a),
+             Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
+        )  # fmt: skip
+        a, b = nodes["ru-61"], nodes["ru-14"]
+        a.start()
+        b.start()
+        try:
+            watch = Watch(a, b)
+            timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                spec = FileSpec("f1", "scan.pdf", "application/pdf", FileRole.MAIN)
+                start = time.perf_counter()
+                (message,) = await localnet.submit(session, a, letter(1), [(spec, big)], key="big")
+                accepted = time.perf_counter()
+                await watch.until({message["message_id"]}, timeout=3600)
+                done = watch.done_at[message["message_id"]]
+            size = args.mib * (1 << 20)
+            copy = b.inbox / message["message_id"] / "scan.pdf"
+            with copy.open("rb") as fh:
+                actual = hashlib.file_digest(fh, "sha256").hexdigest()
+            print(f"file: {args.mib:,} MiB; arrived byte-identical: {actual == expected}")
+            print(
+                f"intake into A (local API, stored + fsynced): {size / (accepted - start) / 1e6:,.0f} MB/s"
+            )
+            print(
+                f"A -> B (send, verify, store, hand off, receipt): {size / (done - accepted) / 1e6:,.0f} MB/s"
+            )
+            print(f"end to end: {size / (done - start) / 1e6:,.0f} MB/s")
+            print(
+                f"peak RSS: A {peak_rss_mib(a):.0f} MiB, B {peak_rss_mib(b):.0f} MiB (target < 150 MB each)"
+            )
+        finally:
+            a.stop()
+            b.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,192 @@
+"""End-to-end letters/s and latency between two gateway processes on this machine.
+
+A standard letter: ~2 KB of metadata + a 100 KiB PDF + its 2 KiB ``.p7s``, submitted to A's
+local API; done when B has handed it off (its folder exists) AND A holds B's verified receipt
+(state ``delivered``). Both gateways run the embedded SQLite store with synchronous=FULL.
+
+1. Throughput: N letters submitted with C concurrent clients; letters/s from the first
+   submission to the last letter done.
+2. Latency at a fixed offered load (default 100 letters/s): p50/p99 from A's 202 to done.
+3. Peak RSS (VmHWM) of each gateway process.
+
+Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from gateway import localnet
+from gateway.intake import FileSpec
+from gateway.localnet import Member, Node
+from gateway.model import Document, FileRole, Organization, Person, Registration
+
+ROSTOV = Organization(
+    "Минстрой Ростовской области",
+    full_name="Министерство строительства, архитектуры и территориального развития Ростовской области",
+    inn="6163000001",
+    region="61",
+)
+SAKHA = Organization("Минстрой Республики Саха (Якутия)", inn="1435000001", region="14")
+PDF = os.urandom(100 * 1024)
+SIG = os.urandom(2048)
+FILES = [
+    (FileSpec("f1", "письмо.pdf", "application/pdf", FileRole.MAIN), PDF),
+    (
+        FileSpec(
+            "s1",
+            "письмо.pdf.sig",
+            "application/pkcs7-signature",
+            FileRole.SIGNATURE,
+            signature_of="f1",
+        ),
+        SIG,
+    ),
+]
+
+
+def letter(n: int) -> Document:
+    return Document(
+        uid=f"bench-{n}",
+        kind="Письмо",
+        sender=ROSTOV,
+        registration=Registration(f"61-01/{n}", dt.date(2026, 11, 21)),
+        title="О ходе реализации региональной программы капитального ремонта",
+        annotation="О ходе реализации региональной программы капитального ремонта общего имущества "
+        "в многоквартирных домах и о предоставлении сведений по форме мониторинга. " * 8,
+        addressees=(Person(SAKHA, name="Петров Пётр Петрович", post="Министр"),),
+    )
+
+
+class Watch:
+    """Polls B's hand-off folder and A's database for letters that are done."""
+
+    def __init__(self, a: Node, b: Node) -> None:
+        self.inbox = b.inbox
+        self.db = a.folder / "var" / "gateway.sqlite3"
+        self.done_at: dict[str, float] = {}
+        self._seen_b: dict[str, float] = {}
+        self._seen_a: dict[str, float] = {}
+
+    def poll(self) -> None:
+        now = time.perf_counter()
+        if self.inbox.exists():
+            for entry in os.scandir(self.inbox):
+                if not entry.name.startswith(".") and entry.name not in self._seen_b:
+                    self._seen_b[entry.name] = now
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as con:
+            for (message_id,) in con.execute(
+                "SELECT message_id FROM messages WHERE state = 'delivered'"
+            ):
+                self._seen_a.setdefault(message_id, now)
+        for message_id in self._seen_b.keys() & self._seen_a.keys():
+            self.done_at.setdefault(
+                message_id, max(self._seen_b[message_id], self._seen_a[message_id])
+            )
+
+    async def until(self, ids: set[str], timeout: float) -> None:
+        end = time.perf_counter() + timeout
+        while not ids <= self.done_at.keys():
+            if time.perf_counter() > end:
+                raise TimeoutError(f"{len(ids - self.done_at.keys())} letters not done")
+            await asyncio.to_thread(self.poll)
+            await asyncio.sleep(0.002)
+
+
+def peak_rss_mib(node: Node) -> float:
+    assert node.process is not None
+    for line in Path(f"/proc/{node.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def throughput(
+    session: aiohttp.ClientSession, a: Node, watch: Watch, letters: int, clients: int
+) -> float:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(letters):
+        queue.put_nowait(n)
+    ids: set[str] = set()
+
+    async def client() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            (message,) = await localnet.submit(session, a, letter(n), FILES, key=f"t-{n}")
+            ids.add(message["message_id"])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    await watch.until(ids, timeout=600)
+    return letters / (max(watch.done_at[i] for i in ids) - start)
+
+
+async def latency(
+    session: aiohttp.ClientSession, a: Node, watch: Watch, rate: float, seconds: float
+) -> list[float]:
+    accepted: dict[str, float] = {}
+    tasks = []
+
+    async def one(n: int) -> None:
+        (message,) = await localnet.submit(session, a, letter(n), FILES, key=f"l-{n}")
+        accepted[message["message_id"]] = time.perf_counter()
+
+    start = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(100_000 + n)))
+    await asyncio.gather(*tasks)
+    await watch.until(set(accepted), timeout=600)
+    return sorted(watch.done_at[i] - t for i, t in accepted.items())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--letters", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        port_a, port_b = localnet.free_ports(2)
+        nodes = localnet.build(
+            Path(tmp),
+            [Member("ru-61", "Ростовская область", "6163000001", port_a),
+             Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
+        )  # fmt: skip
+        a, b = nodes["ru-61"], nodes["ru-14"]
+        a.start()
+        b.start()
+        try:
+            watch = Watch(a, b)
+            connector = aiohttp.TCPConnector(limit=args.clients + 8)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                await throughput(session, a, watch, 50, 8)  # warm-up
+                rate = await throughput(session, a, watch, args.letters, args.clients)
+                print(f"throughput: {rate:,.0f} letters/s ({args.letters} letters, {args.clients} clients; "
+                      f"accepted at A -> handed off at B + receipt at A)")  # fmt: skip
+                delays = await latency(session, a, watch, args.rate, args.seconds)
+            p50 = statistics.median(delays) * 1000
+            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
+            print(f"latency at {args.rate:.0f} letters/s for {args.seconds:.0f} s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+                  f"({len(delays)} letters)")  # fmt: skip
+            print(f"peak RSS: A {peak_rss_mib(a):.0f} MiB, B {peak_rss_mib(b):.0f} MiB")
+        finally:
+            a.stop()
+            b.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,167 @@
+"""The gateway application: one factory, every resource with one lifecycle (STYLE §6).
+
+:func:`create_app` opens the store (the wire endpoint needs it to exist), then builds the
+aiohttp application: the signed wire endpoint ``/gw/v1/messages`` (authenticated by envelope
+signatures), the local/operator API under ``/api/v1`` (bearer tokens), ``/healthz`` and
+``/readyz``. Long-running work — delivery and hand-off — runs as tasks in ``cleanup_ctx``; on
+shutdown (SIGTERM) they stop taking new work, finish what is in flight, and the store closes
+last. A gateway running on the embedded store takes a lock on its data folder, so a second
+process cannot run against the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from gateway.api import outbox
+from gateway.api.auth import Tokens
+from gateway.appkeys import DELIVERY, HANDOFF, IDENTITY, INTAKE, SESSION, STOPPING, STORE, TOKENS
+from gateway.config import Participant
+from gateway.delivery import DeliveryWorker
+from gateway.errors import GatewayError
+from gateway.handoff import FolderSink, HandoffWorker
+from gateway.identity import Identity
+from gateway.intake import Intake
+from gateway.receiver import Receiver
+from gateway.store import open_store
+from gateway.store.api import MessageRecord, StoreError
+from gateway.transport import wire
+from gateway.transport.client import Client, Result
+from gateway.transport.server import wire_app
+
+log = logging.getLogger(__name__)
+
+READY = web.AppKey("ready", asyncio.Event)
+DRAIN_SECONDS = 30.0  # how long shutdown waits for deliveries and hand-offs in flight
+
+
+async def create_app(identity: Identity, *, owner: str | None = None) -> web.Application:
+    """The whole gateway for ``identity``'s configuration, its store open and locked."""
+    config = identity.config
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    store = await open_store(config.store, config.data_dir, lock=True)
+    try:
+        # One node owns an embedded store: leases left by a killed predecessor come back now.
+        released = await store.release_leases()
+        if released:
+            log.info("took back %d leases of a previous run", released)
+        tokens = Tokens.load(config.api_tokens_file) if config.api_tokens_file else None
+    except BaseException:
+        await store.close()
+        raise
+
+    app = web.Application(
+        middlewares=[_json_errors], client_max_size=wire.Limits().max_request_bytes
+    )
+    app[IDENTITY] = identity
+    app[STORE] = store
+    app[STOPPING] = asyncio.Event()
+    app[READY] = asyncio.Event()
+    handoff = HandoffWorker(store, FolderSink(config.handoff_folder or config.data_dir / "inbox"),
+                            owner=owner)  # fmt: skip
+    app[HANDOFF] = handoff
+    receiver = Receiver(config.participant, identity.signer, identity.trust, store,
+                        on_accepted=handoff.wake)  # fmt: skip
+    app.add_subapp(wire.PREFIX, wire_app(receiver))
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    if tokens is not None:
+        app[TOKENS] = tokens
+        app.router.add_post("/api/v1/outbox", outbox.submit)
+
+    # The delivery worker and intake need the HTTP session, made in its own context below;
+    # they are created here (the app cannot take new keys once started) and bound to it there.
+    delivery = DeliveryWorker(
+        store,
+        _unbound_send,
+        identity.router,
+        config.participant,
+        config.retry,
+        owner=owner,
+        on_local=handoff.wake,
+    )
+    app[DELIVERY] = delivery
+    app[INTAKE] = Intake(store, identity.signer, identity.router, config.participant,
+                         config.retry, wake=delivery.wake)  # fmt: skip
+
+    app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(_session_context)
+    app.cleanup_ctx.append(_workers_context)
+    return app
+
+
+async def _unbound_send(record: MessageRecord, peer: Participant) -> Result:
+    raise RuntimeError("the delivery worker ran before the HTTP session was made")
+
+
+async def _store_context(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[STORE].close()  # last: everything below has stopped using it
+
+
+async def _session_context(app: web.Application) -> AsyncIterator[None]:
+    identity = app[IDENTITY]
+    connector = aiohttp.TCPConnector(
+        limit=256, limit_per_host=identity.config.retry.per_peer_concurrency
+    )
+    async with aiohttp.ClientSession(connector=connector) as session:
+        app[SESSION] = session
+        client = Client(session, app[STORE].blobs, identity.trust, identity.config.participant)
+        app[DELIVERY].send = client.send
+        yield
+
+
+async def _workers_context(app: web.Application) -> AsyncIterator[None]:
+    stop = app[STOPPING]
+    tasks = [
+        asyncio.create_task(app[DELIVERY].run(stop), name="delivery"),
+        asyncio.create_task(app[HANDOFF].run(stop), name="hand-off"),
+    ]
+    app[READY].set()
+    log.info("gateway %s ready", app[IDENTITY].config.participant)
+    yield
+    app[READY].clear()
+    stop.set()
+    _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
+    for task in pending:
+        log.warning("%s did not finish within %.0f s; stopping it", task.get_name(), DRAIN_SECONDS)
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    if not request.app[READY].is_set():
+        return web.json_response({"status": "starting or stopping"}, status=503)
+    return web.json_response(
+        {"status": "ready", "participant": request.app[IDENTITY].config.participant}
+    )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors of the local API as JSON with their stable code (the wire endpoint answers
+    with signed documents through its own middleware)."""
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        if isinstance(exc, StoreError):
+            log.error("store failure on %s: %s", request.path, exc)
+        headers = {"Retry-After": "5"} if exc.http_status == 503 else None
+        return web.json_response(
+            {"code": exc.code, "message": exc.message}, status=exc.http_status, headers=headers
+        )

@@ -1,0 +1,24 @@
+"""The application's typed keys, in one place (aiohttp ``web.AppKey``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from gateway.api.auth import Tokens
+from gateway.delivery import DeliveryWorker
+from gateway.handoff import HandoffWorker
+from gateway.identity import Identity
+from gateway.intake import Intake
+from gateway.store.api import Store
+
+IDENTITY = web.AppKey("identity", Identity)
+STORE = web.AppKey("store", Store)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+INTAKE = web.AppKey("intake", Intake)
+TOKENS = web.AppKey("tokens", Tokens)
+DELIVERY = web.AppKey("delivery", DeliveryWorker)
+HANDOFF = web.AppKey("handoff", HandoffWorker)
+STOPPING = web.AppKey("stopping", asyncio.Event)

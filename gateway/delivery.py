@@ -1,0 +1,212 @@
+"""The delivery worker: queued messages go to their peers until a signed receipt comes back.
+
+It leases due outbound messages, sends each (at most ``per_peer_concurrency`` at a time to one
+peer), and records every attempt with its outcome in one store transaction: a verified receipt
+makes it DELIVERED; a signed refusal makes it REJECTED; anything else is retried — first
+in-process for blips, then with a stored backoff (:mod:`gateway.retry`). A message whose
+``expires_at`` passes becomes EXPIRED. REJECTED and EXPIRED each leave a failure notification
+for our own local system in the same transaction, so a sender always learns what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+from gateway import envelope
+from gateway.config import Participant, RetryPolicy
+from gateway.errors import GatewayError
+from gateway.model import Message, Notification, NotificationKind
+from gateway.retry import next_attempt_at, with_blip_retries
+from gateway.routing import Router
+from gateway.store.api import (
+    Delivered,
+    Direction,
+    Expired,
+    MessageRecord,
+    NewMessage,
+    Outcome,
+    Rejected,
+    Retry,
+    Store,
+)
+from gateway.transport import client
+
+log = logging.getLogger(__name__)
+_CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # the error document's Code type
+
+Send = Callable[[MessageRecord, Participant], Awaitable[client.Result]]
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        send: Send,
+        router: Router,
+        participant: str,
+        policy: RetryPolicy,
+        *,
+        owner: str,
+        lease: dt.timedelta = dt.timedelta(seconds=120),
+        capacity: int = 64,
+        idle: float = 0.5,
+        on_local: Callable[[], None] = lambda: None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.store, self.send, self.router = store, send, router
+        self.participant, self.policy, self.owner = participant, policy, owner
+        self.lease, self.capacity, self.idle = lease, capacity, idle
+        self.on_local, self.clock = on_local, clock
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._per_peer: dict[str, asyncio.Semaphore] = {}
+
+    def wake(self) -> None:
+        """Something was queued: look for due messages now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, then let the attempts in flight finish."""
+        try:
+            while not stop.is_set():
+                claimed = 0
+                room = self.capacity - len(self._inflight)
+                if room > 0:
+                    try:
+                        claimed = await self.claim(room)
+                    except Exception:
+                        log.exception("claiming due messages failed; trying again shortly")
+                if claimed == 0 or len(self._inflight) >= self.capacity:
+                    await self._pause(stop)
+        finally:
+            if self._inflight:
+                await asyncio.wait(self._inflight)
+
+    async def claim(self, limit: int) -> int:
+        records = await self.store.claim_outbound(
+            self.owner, now=self.clock(), lease=self.lease, limit=limit
+        )
+        for record in records:
+            task = asyncio.create_task(self.deliver(record), name=f"deliver {record.message_id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+        return len(records)
+
+    async def drain(self) -> None:
+        """Wait for every attempt in flight (tests and shutdown)."""
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._wake.set()  # room for more
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed: %s", task.exception())
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        await asyncio.wait(waits, timeout=self.idle, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waits:
+            waiter.cancel()
+
+    async def deliver(self, record: MessageRecord) -> None:
+        """One attempt (with its in-process blip retries) and its recorded outcome."""
+        outcome = await self._attempt(record)
+        if not await self.store.finish_attempt(record.message_id, self.owner, outcome):
+            log.warning("lost the lease of %s; another worker owns it now", record.message_id)
+            return
+        if isinstance(outcome, Rejected | Expired):
+            self.on_local()
+        log.info("message %s: %s", record.message_id, _describe(outcome))
+
+    async def _attempt(self, record: MessageRecord) -> Outcome:
+        now = self.clock()
+        if record.expires_at is not None and record.expires_at <= now:
+            why = f"not delivered before it expired at {record.expires_at:%Y-%m-%d %H:%M} UTC"
+            if record.error_message:
+                why += f"; last error: {record.error_message}"
+            return Expired(self._failure(record, "delivery.expired", why), error=why)
+        try:
+            peer = self.router.participant(record.peer)
+        except GatewayError as exc:
+            return Rejected(exc.code, exc.message, self._failure(record, exc.code, exc.message))
+        semaphore = self._per_peer.setdefault(
+            peer.id, asyncio.Semaphore(self.policy.per_peer_concurrency)
+        )
+        async with semaphore:
+            try:
+                result = await with_blip_retries(
+                    lambda: self.send(record, peer), lambda r: client.is_blip(r)
+                )
+            except Exception as exc:  # a bug must cost a retry, not the message
+                log.exception("sending %s to %s failed unexpectedly", record.message_id, peer.id)
+                result = client.Unavailable(f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(result, client.Accepted):
+            return Delivered(result.receipt, result.receipt_signature)
+        if isinstance(result, client.Refused):
+            failure = self._failure(record, result.code, result.message)
+            return Rejected(
+                result.code, result.message, failure, result.http_status, result.error_document
+            )
+        when = next_attempt_at(
+            self.policy,
+            now=self.clock(),
+            attempts=record.attempts + 1,
+            retry_after=result.retry_after,
+        )
+        return Retry(when, result.reason, result.http_status)
+
+    def _failure(self, record: MessageRecord, code: str, text: str) -> NewMessage:
+        """The failure notification our local system gets for a message that will not arrive."""
+        now = self.clock()
+        note = Notification(
+            kind=NotificationKind.FAILED,
+            document_uid=record.document_uid or record.message_id,
+            message_id=record.message_id,
+            time=now,
+            error_code=code if _is_code(code) else "delivery.failed",
+            comment=f"to {record.peer}: {text}",
+        )
+        message = Message(
+            message_id=str(uuid.uuid4()),
+            created=now,
+            sender=self.participant,
+            recipient=self.participant,
+            payload=note,
+            correlation_id=record.correlation_id,
+            in_reply_to=record.message_id,
+        )
+        data = envelope.encode(message)
+        return NewMessage(
+            message_id=message.message_id,
+            direction=Direction.LOCAL,
+            peer=self.participant,
+            type=message.type,
+            created_at=now,
+            envelope=data,
+            signature=b"",
+            envelope_sha256=hashlib.sha256(data).hexdigest(),
+            correlation_id=record.correlation_id,
+            document_uid=record.document_uid,
+        )
+
+
+def _is_code(code: str) -> bool:
+    return _CODE.fullmatch(code) is not None
+
+
+def _describe(outcome: Outcome) -> str:
+    if isinstance(outcome, Delivered):
+        return "delivered"
+    if isinstance(outcome, Retry):
+        return f"retry at {outcome.next_attempt_at:%H:%M:%S} ({outcome.error})"
+    if isinstance(outcome, Rejected):
+        return f"rejected [{outcome.code}] {outcome.message}"
+    return f"expired ({outcome.error})"

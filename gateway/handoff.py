@@ -1,0 +1,169 @@
+"""Hand-off: accepted messages go to the local system exactly once (DESIGN §3 step 6).
+
+The inbox worker leases accepted inbound (and local) messages, exports each through a
+:class:`Sink`, then marks it handed off. A crash between export and mark exports again on
+restart, so every sink is idempotent by message id: the folder sink writes into a temporary
+folder, fsyncs, and renames it to the message id in one step — an export that already exists
+is not written twice, and a half-written one is never visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from gateway.store.api import BlobStore, MessageRecord, Store
+
+log = logging.getLogger(__name__)
+_UNSAFE = re.compile(r"[^\w.\- ]", re.UNICODE)
+
+
+class Sink(Protocol):
+    """Where accepted messages go. ``export`` must be idempotent by message id."""
+
+    name: str
+
+    async def export(self, record: MessageRecord, blobs: BlobStore) -> str:
+        """Export the message; returns a short description for the history ("folder …")."""
+        ...
+
+
+class FolderSink:
+    """Writes each message as a folder ``<root>/<message id>/``: envelope, signature, files."""
+
+    name = "folder"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    async def export(self, record: MessageRecord, blobs: BlobStore) -> str:
+        target = self.root / _safe(record.message_id)
+        if target.exists():
+            return f"already in {target}"
+        staging = self.root / f".tmp-{_safe(record.message_id)}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            await asyncio.to_thread(_write, staging / "envelope.xml", record.envelope)
+            if record.signature:
+                await asyncio.to_thread(_write, staging / "envelope.xml.p7s", record.signature)
+            used: set[str] = {"envelope.xml", "envelope.xml.p7s"}
+            for file in record.files:
+                name = _unique(_safe(file.name) or file.file_id, used)
+                await _copy_blob(blobs, file.sha256, staging / name)
+            await asyncio.to_thread(_fsync_dir, staging)
+            try:
+                os.rename(staging, target)  # atomic: the export appears whole or not at all
+            except OSError:
+                if target.exists():  # another worker finished the same export first
+                    shutil.rmtree(staging, ignore_errors=True)
+                    return f"already in {target}"
+                raise
+            await asyncio.to_thread(_fsync_dir, self.root)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return f"folder {target}"
+
+
+class HandoffWorker:
+    """Leases accepted messages and hands each to the sink; one attempt per lease."""
+
+    def __init__(
+        self,
+        store: Store,
+        sink: Sink,
+        *,
+        owner: str,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+        batch: int = 32,
+        idle: float = 0.5,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.store, self.sink, self.owner = store, sink, owner
+        self.lease, self.batch, self.idle, self.clock = lease, batch, idle, clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("hand-off round failed; trying again shortly")
+                done = 0
+            if done == 0:
+                self._wake.clear()
+                waits = [
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self._wake.wait()),
+                ]
+                await asyncio.wait(waits, timeout=self.idle, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waits:
+                    waiter.cancel()
+
+    async def run_once(self) -> int:
+        records = await self.store.claim_handoff(
+            self.owner, now=self.clock(), lease=self.lease, limit=self.batch
+        )
+        for record in records:
+            try:
+                detail = await self.sink.export(record, self.store.blobs)
+            except Exception as exc:
+                # The lease runs out and another round tries again; the sink's error is logged
+                # with the message id so an operator can find it.
+                log.error("hand-off of %s to %s failed: %s", record.message_id, self.sink.name, exc)
+                continue
+            await self.store.mark_handed_off(record.message_id, self.owner, detail=detail)
+        return len(records)
+
+
+def _safe(name: str) -> str:
+    base = os.path.basename(name.replace("\\", "/"))
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    return cleaned[:200]
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in used:
+        stem, dot, ext = name.rpartition(".")
+        candidate = f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
+        n += 1
+    used.add(candidate)
+    return candidate
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:
+    fh = await asyncio.to_thread(path.open, "xb")
+    try:
+        async for chunk in blobs.read(sha256):
+            await asyncio.to_thread(fh.write, chunk)
+        await asyncio.to_thread(os.fsync, fh.fileno())
+    finally:
+        fh.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

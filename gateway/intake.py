@@ -1,0 +1,152 @@
+"""Intake: a local system's document becomes sealed, queued outbound messages (DESIGN §3, 1–3).
+
+Files are streamed into the blob store first (hashed on the way, durable before anything refers
+to them); then the addressees are routed to participants, one envelope is sealed per
+destination, and each is recorded with its queue row and audit record in one transaction. Only
+then is the local system told "accepted": a crash before that loses nothing that was
+acknowledged, and resubmitting with the same ``local_ref`` creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from gateway.config import RetryPolicy
+from gateway.crypto import CmsSigner
+from gateway.model import Document, FileRef, FileRole, Message
+from gateway.modeljson import IntakeError
+from gateway.routing import Router
+from gateway.sealing import seal
+from gateway.store.api import Direction, MessageRecord, NewMessage, Store, StoredFile
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """What a local system says about a file it submits (the bytes come separately)."""
+
+    id: str
+    name: str
+    media_type: str
+    role: FileRole = FileRole.ATTACHMENT
+    signature_of: str | None = None
+    description: str | None = None
+    pages: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_size: int = 4 * 1024**3  # 4 GiB
+    max_files: int = 1000
+
+
+class Intake:
+    def __init__(
+        self,
+        store: Store,
+        signer: CmsSigner,
+        router: Router,
+        participant: str,
+        policy: RetryPolicy,
+        *,
+        wake: Callable[[], None] = lambda: None,
+        limits: Limits = Limits(),
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.store, self.signer, self.router = store, signer, router
+        self.participant, self.policy, self.limits = participant, policy, limits
+        self.wake, self.clock = wake, clock
+
+    async def store_file(self, spec: FileSpec, chunks: AsyncIterator[bytes]) -> FileRef:
+        """Stream one submitted file into the blob store; its manifest entry."""
+        try:
+            blob = await self.store.blobs.put(chunks, max_size=self.limits.max_file_size)
+        except ValueError:
+            raise IntakeError(
+                f"file {spec.id!r} is larger than {self.limits.max_file_size:,} bytes",
+                code="intake.file_too_large",
+            ) from None
+        return FileRef(
+            id=spec.id,
+            role=spec.role,
+            name=spec.name,
+            media_type=spec.media_type,
+            size=blob.size,
+            sha256=blob.sha256,
+            signature_of=spec.signature_of,
+            description=spec.description,
+            pages=spec.pages,
+        )
+
+    async def submit(
+        self, document: Document, *, local_ref: str | None = None, actor: str = "local"
+    ) -> list[MessageRecord]:
+        """Route, seal and queue ``document`` (its files already stored); one record per
+        destination participant. Raises RoutingError/EnvelopeError/IntakeError, queuing nothing."""
+        if len(document.files) > self.limits.max_files:
+            raise IntakeError(f"{len(document.files)} files; at most {self.limits.max_files}")
+        destinations = self.router.destinations(document.addressees)
+        now = self.clock()
+        sealed = []
+        for participant in sorted(destinations):
+            message = Message(
+                message_id=str(uuid.uuid4()),
+                created=now,
+                sender=self.participant,
+                recipient=participant,
+                payload=document,
+                expires=now + self.policy.expire_after,
+                correlation_id=document.uid,
+            )
+            sealed.append((participant, seal(message, self.signer)))
+        records = []
+        for participant, envelope in sealed:
+            ref = None if local_ref is None else f"{local_ref}/{participant}"
+            record = await self.store.add_outbound(
+                NewMessage(
+                    message_id=envelope.message.message_id,
+                    direction=Direction.OUT,
+                    peer=participant,
+                    type=envelope.message.type,
+                    created_at=now,
+                    envelope=envelope.envelope,
+                    signature=envelope.signature,
+                    envelope_sha256=hashlib.sha256(envelope.envelope).hexdigest(),
+                    files=tuple(stored(f) for f in document.files),
+                    expires_at=envelope.message.expires,
+                    correlation_id=document.uid,
+                    document_uid=document.uid,
+                    registration_number=_number(document),
+                    local_ref=ref,
+                ),
+                actor=actor,
+            )
+            records.append(record)
+        self.wake()
+        return records
+
+
+def stored(file: FileRef) -> StoredFile:
+    return StoredFile(file_id=file.id, name=file.name, sha256=file.sha256, size=file.size)
+
+
+def with_files(document: Document, files: list[FileRef]) -> Document:
+    """The document with the files that were actually stored; a signature must point at one."""
+    ids = {f.id for f in files}
+    if len(ids) != len(files):
+        raise IntakeError("two files have the same id", code="intake.duplicate_file")
+    for f in files:
+        if f.signature_of is not None and f.signature_of not in ids:
+            raise IntakeError(
+                f"file {f.id!r} is a signature of {f.signature_of!r}, which was not submitted",
+                code="intake.missing_file",
+            )
+    return dataclasses.replace(document, files=tuple(files))
+
+
+def _number(document: Document) -> str | None:
+    return document.registration.number if document.registration else None

@@ -1,0 +1,235 @@
+"""A network of gateways on 127.0.0.1: keys, configuration files and processes.
+
+Used by ``gateway demo``, the integration tests and the benchmarks, so that all three run the
+real thing: separate ``gateway run`` processes, real HTTP, real signatures, the embedded store.
+:func:`build` writes a working folder (a demo CA, a key and certificate per participant, a
+``gateway.toml`` each, one shared ``participants.toml``, API tokens); :class:`Node` starts,
+stops and kills one gateway. Nothing here is used by a production gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gateway.crypto import issue_certificate, new_ca, write_certificate, write_private_key
+from gateway.intake import FileSpec
+from gateway.model import Document
+from gateway.modeljson import to_json
+
+
+@dataclass(frozen=True)
+class Member:
+    """One participant of a local network."""
+
+    id: str
+    name: str
+    inn: str
+    port: int
+    profile: str = "ecdsa"
+    extra: str = ""  # extra gateway.toml text (e.g. [retry] settings)
+
+
+@dataclass
+class Node:
+    """One gateway process of the network."""
+
+    member: Member
+    folder: Path
+    token: str
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.folder / "gateway.log"
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "gateway.toml"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.member.port}"
+
+    @property
+    def inbox(self) -> Path:
+        return self.folder / "var" / "inbox"
+
+    def start(self, *, wait: float = 20.0, env: dict[str, str] | None = None) -> None:
+        """Start ``gateway run`` and wait until it answers /readyz."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        command = [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+            )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"gateway {self.member.id} exited with {self.process.returncode}; "
+                    f"see {self.log}:\n{self.log.read_text(errors='replace')[-3000:]}"
+                )
+            if self.ready():
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"gateway {self.member.id} did not become ready; see {self.log}")
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (the gateway drains its work) and wait."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a gateway must survive."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def build(folder: Path, members: Sequence[Member]) -> dict[str, Node]:
+    """Write keys and configuration for ``members`` under ``folder``; one Node per member."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = folder / "keys"
+    if keys.exists():
+        shutil.rmtree(keys)
+    keys.mkdir()
+    ca_cert, ca_key = new_ca("Local Network Demo CA")
+    write_certificate(ca_cert, keys / "ca.pem")
+    for member in members:
+        cert, key = issue_certificate(
+            ca_cert, ca_key, member.id, member.name, profile=member.profile
+        )
+        write_certificate(cert, keys / f"{member.id}.pem")
+        write_private_key(key, keys / f"{member.id}.key")
+    participants = []
+    for member in members:
+        participants.append(
+            "[[participant]]\n"
+            f'id = "{member.id}"\nname = "{member.name}"\n'
+            f'endpoint = "http://127.0.0.1:{member.port}/gw/v1/messages"\n'
+            f'certificates = ["keys/{member.id}.pem"]\nprofile = "{member.profile}"\n'
+            f'[participant.serves]\ninn = ["{member.inn}"]\n'
+        )
+    (folder / "participants.toml").write_text("\n".join(participants), encoding="utf-8")
+    nodes = {}
+    for member in members:
+        node_dir = folder / member.id
+        node_dir.mkdir(exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        tokens = node_dir / "api.tokens"
+        tokens.write_text(f"local:{token}\n")
+        tokens.chmod(0o600)
+        (node_dir / "gateway.toml").write_text(
+            "[gateway]\n"
+            f'participant = "{member.id}"\n'
+            f'listen = "127.0.0.1:{member.port}"\n'
+            'participants = "../participants.toml"\n'
+            "[keys]\n"
+            f'certificate = "../keys/{member.id}.pem"\n'
+            f'private_key = "../keys/{member.id}.key"\n'
+            'trust_anchors = ["../keys/ca.pem"]\n'
+            f'profile = "{member.profile}"\n'
+            "[api]\n"
+            'tokens_file = "api.tokens"\n' + member.extra,
+            encoding="utf-8",
+        )
+        nodes[member.id] = Node(member, node_dir, token)
+    return nodes
+
+
+class ApiError(Exception):
+    """The local API refused a submission (the answer's code and message)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+async def submit(
+    session: aiohttp.ClientSession,
+    node: Node,
+    document: Document,
+    files: Sequence[tuple[FileSpec, bytes | Path]] = (),
+    *,
+    key: str | None = None,
+) -> list[dict[str, str]]:
+    """Submit a document through ``node``'s local API; the queued messages it reports.
+
+    Files given as paths are streamed from disk. Raises ApiError for a refusal and
+    aiohttp.ClientError when the gateway cannot be reached (callers retry with the same key).
+    """
+    form = aiohttp.FormData(quote_fields=False)
+    meta = {"document": to_json(document), "files": [to_json(spec) for spec, _ in files]}
+    form.add_field(
+        "document", json.dumps(meta, ensure_ascii=False), content_type="application/json"
+    )
+    handles = []
+    try:
+        for spec, content in files:
+            body: Any = content
+            if isinstance(content, Path):
+                body = content.open("rb")
+                handles.append(body)
+            form.add_field(
+                spec.id, body, filename=spec.name, content_type="application/octet-stream"
+            )
+        headers = {"Authorization": f"Bearer {node.token}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        async with session.post(f"{node.url}/api/v1/outbox", data=form, headers=headers) as r:
+            text = await r.text()
+            if r.status != 202:
+                raise ApiError(r.status, text)
+            messages: list[dict[str, str]] = json.loads(text)["messages"]
+            return messages
+    finally:
+        for handle in handles:
+            handle.close()

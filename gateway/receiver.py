@@ -1,0 +1,372 @@
+"""Accepting a message from a peer gateway (DESIGN §3 step 5), whatever carried it.
+
+The order is the point of this module. The envelope and its signature are read first, under
+small caps, and the signature is verified against the certificates of the participant the
+envelope names as sender BEFORE any file part is read: a forged sender never gets to stream a
+byte into our blob store. Then the recipient, the dedupe (a known message id gets its original
+receipt, even when it is old) and the replay window; then each file is streamed into the blob
+store with the manifest's size as a hard cap and its digest compared after; then the receipt is
+signed and the message, its receipt and the audit record are committed in one write.
+
+A refusal is raised as a :class:`~gateway.errors.GatewayError` with its stable code; the HTTP
+layer turns it into a signed error document with :meth:`Receiver.refusal`. This module never
+imports ``aiohttp.web`` and never holds a whole file in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.crypto import CmsSigner, TrustPolicy
+from gateway.errors import GatewayError
+from gateway.model import Document, ErrorReport, FileDigest, FileRef, Message, Receipt
+from gateway.receipts import encode_error, encode_receipt
+from gateway.sealing import open_envelope
+from gateway.store.api import Direction, MessageRecord, NewMessage, Store, StoredFile
+from gateway.transport.wire import CHUNK, ENVELOPE_ID, SIGNATURE_ID, Limits, WireError
+
+log = logging.getLogger(__name__)
+
+_MAX_TEXT = 2000  # an error document's message: enough to act on, never a dump
+
+
+class Part(Protocol):
+    """One part of an inbound request, read in order and at most once."""
+
+    @property
+    def content_id(self) -> str | None:
+        """The Content-ID without its angle brackets; None when the part has none."""
+        ...
+
+    @property
+    def size(self) -> int | None:
+        """The length the part declares for itself (its Content-Length), if any; unverified."""
+        ...
+
+    async def read_chunk(self, size: int) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end of the part."""
+        ...
+
+
+@dataclass
+class Inbound:
+    """What one request has proved so far; the HTTP layer puts the message id into a refusal
+    and into its log line. Filled in only once the envelope's signature is verified."""
+
+    message_id: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A signed document for the peer: a receipt, or an error document for a refusal."""
+
+    document: bytes
+    signature: bytes  # detached CMS over ``document``, DER
+    duplicate: bool = False  # the original receipt of a message accepted before
+
+
+class Receiver:
+    """Accepts messages addressed to ``participant`` into ``store``."""
+
+    def __init__(
+        self,
+        participant: str,
+        signer: CmsSigner,
+        trust: TrustPolicy,
+        store: Store,
+        *,
+        limits: Limits | None = None,
+        on_accepted: Callable[[], None] = lambda: None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        """``on_accepted`` is called after each NEW message is committed (not for duplicates),
+        e.g. to wake the hand-off worker; it must not block."""
+        self.participant = participant
+        self.limits = limits or Limits()
+        self._on_accepted = on_accepted
+        self._signer = signer
+        self._trust = trust
+        self._store = store
+        self._clock = clock
+
+    async def receive(self, parts: AsyncIterator[Part], inbound: Inbound | None = None) -> Answer:
+        """The signed receipt for the message in ``parts`` (the original one for a duplicate).
+
+        Raises GatewayError (a refusal, with its code) or StoreError; reads no part after the
+        first refusal.
+        """
+        inbound = inbound if inbound is not None else Inbound()
+        budget = _Budget(self.limits.max_request_bytes)
+        envelope = await self._read_small(
+            await _expect(parts, ENVELOPE_ID), "envelope", self.limits.max_envelope_bytes, budget
+        )
+        signature = await self._read_small(
+            await _expect(parts, SIGNATURE_ID), "signature", self.limits.max_signature_bytes, budget
+        )
+        opened = open_envelope(
+            envelope, signature, self._trust, max_bytes=self.limits.max_envelope_bytes
+        )
+        message = opened.message
+        inbound.message_id, inbound.sender = message.message_id, message.sender
+        if message.recipient != self.participant:
+            raise WireError(
+                f"the envelope is addressed to {message.recipient!r}; this gateway is "
+                f"{self.participant!r}",
+                code="envelope.wrong_recipient",
+                http_status=422,
+            )
+        envelope_sha256 = hashlib.sha256(envelope).hexdigest()
+        # Dedupe before the replay window: a retry of a message we accepted a month ago must
+        # still get its receipt, or the sender would retry it until it expires.
+        known = await self._store.get(message.message_id)
+        if known is not None:
+            return _original(known, message, envelope_sha256)
+        self._check_window(message)
+        files = await self._receive_files(message, parts, budget)
+        receipt = encode_receipt(
+            Receipt(
+                message_id=message.message_id,
+                time=self._clock(),
+                sender=self.participant,
+                recipient=message.sender,
+                accepted=True,
+                envelope_sha256=envelope_sha256,
+                files=tuple(FileDigest(f.file_id, f.sha256) for f in files),
+            )
+        )
+        receipt_signature = self._signer.sign(receipt)
+        result = await self._store.add_inbound(
+            _new_message(message, envelope, signature, envelope_sha256, files),
+            receipt,
+            receipt_signature,
+            actor=f"peer:{message.sender}",
+        )
+        if not result.new:  # a concurrent delivery of the same message committed first
+            return _original(result.record, message, envelope_sha256)
+        try:
+            self._on_accepted()
+        except Exception:  # the message is committed; a failing wake-up must not unsay that
+            log.exception("on_accepted failed after message %s", message.message_id)
+        log.info(
+            "accepted message %s from %s (%d files, %d bytes)",
+            message.message_id,
+            message.sender,
+            len(files),
+            budget.used,
+        )
+        return Answer(receipt, receipt_signature)
+
+    def refusal(self, error: GatewayError, *, message_id: str | None = None) -> Answer:
+        """The signed error document that refuses a request with ``error``'s code."""
+        report = ErrorReport(
+            code=error.code,
+            message=_printable(error.message),
+            time=self._clock(),
+            sender=self.participant,
+            message_id=message_id,
+        )
+        document = encode_error(report)
+        return Answer(document, self._signer.sign(document))
+
+    # --- steps ---------------------------------------------------------------------------
+
+    async def _read_small(self, part: Part, what: str, cap: int, budget: _Budget) -> bytes:
+        """A part that must fit in memory (the envelope, its signature), refused past ``cap``."""
+        if part.size is not None and part.size > cap:
+            raise _part_too_large(what, part.size, cap)
+        data = bytearray()
+        while chunk := await part.read_chunk(CHUNK):
+            budget.take(len(chunk))
+            data += chunk
+            if len(data) > cap:
+                raise _part_too_large(what, len(data), cap)
+        return bytes(data)
+
+    def _check_window(self, message: Message) -> None:
+        now = self._clock()
+        if message.created > now + self.limits.clock_skew:
+            raise WireError(
+                f"the envelope was created at {_when(message.created)}, in the future of this "
+                f"gateway's clock ({_when(now)}); check the sender's clock",
+                code="envelope.from_future",
+            )
+        if message.created < now - self.limits.max_age:
+            days = self.limits.max_age.total_seconds() / 86400
+            raise WireError(
+                f"the envelope was created at {_when(message.created)}, more than {days:g} "
+                "days ago; a message that old is refused as a replay",
+                code="envelope.too_old",
+            )
+
+    async def _receive_files(
+        self, message: Message, parts: AsyncIterator[Part], budget: _Budget
+    ) -> tuple[StoredFile, ...]:
+        manifest = {f.id: f for f in message.files}
+        if len(manifest) > self.limits.max_files:
+            raise WireError(
+                f"the manifest lists {len(manifest):,} files, over the limit of "
+                f"{self.limits.max_files:,}",
+                code="request.too_many_parts",
+                http_status=413,
+            )
+        # The signed manifest says how big the request is going to be: refuse it now rather
+        # than after gigabytes.
+        budget.expect(sum(f.size for f in manifest.values()))
+        stored: dict[str, StoredFile] = {}
+        async for part in parts:
+            ref = manifest.get(part.content_id or "")
+            if ref is None or ref.id in stored:
+                raise WireError(
+                    f"part {part.content_id!r} "
+                    + ("is sent twice" if ref is not None else "names no file of the manifest"),
+                    code="file.unexpected_part",
+                )
+            stored[ref.id] = await self._receive_file(ref, part, budget)
+        missing = [file_id for file_id in manifest if file_id not in stored]
+        if missing:
+            raise WireError(
+                f"{len(missing)} file(s) of the manifest did not arrive: "
+                + ", ".join(missing[:10])
+                + (" …" if len(missing) > 10 else ""),
+                code="file.missing",
+            )
+        return tuple(stored[f.id] for f in message.files)
+
+    async def _receive_file(self, ref: FileRef, part: Part, budget: _Budget) -> StoredFile:
+        try:
+            async with aclosing(_gathered(part, budget)) as chunks:
+                blob = await self._store.blobs.put(chunks, max_size=ref.size)
+        except ValueError:  # the blob store's answer to more than max_size bytes
+            raise WireError(
+                f"file {ref.id!r} is longer than the {ref.size:,} bytes its manifest entry says",
+                code="file.size_mismatch",
+            ) from None
+        if blob.size != ref.size:
+            raise WireError(
+                f"file {ref.id!r} has {blob.size:,} bytes, its manifest entry says {ref.size:,}",
+                code="file.size_mismatch",
+            )
+        if blob.sha256 != ref.sha256:
+            raise WireError(
+                f"file {ref.id!r} does not match the SHA-256 digest of its manifest entry",
+                code="file.digest_mismatch",
+            )
+        return StoredFile(file_id=ref.id, name=ref.name, sha256=blob.sha256, size=blob.size)
+
+
+class _Budget:
+    """The request's byte count against its limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limit:
+            raise _request_too_large(self.limit)
+
+    def expect(self, count: int) -> None:
+        if self.used + count > self.limit:
+            raise _request_too_large(self.limit)
+
+
+async def _expect(parts: AsyncIterator[Part], content_id: str) -> Part:
+    part = await anext(parts, None)
+    if part is None:
+        raise WireError(f"the request ends before its part <{content_id}>")
+    if part.content_id != content_id:
+        raise WireError(
+            f"expected the part <{content_id}>, got {part.content_id!r}; the envelope comes "
+            "first, then its signature, then the files"
+        )
+    return part
+
+
+async def _gathered(part: Part, budget: _Budget) -> AsyncGenerator[bytes, None]:
+    """The part's bytes as they come off the socket (the blob store gathers them into larger
+    writes), counted against the request's budget."""
+    while chunk := await part.read_chunk(CHUNK):
+        budget.take(len(chunk))
+        yield chunk
+
+
+def _original(record: MessageRecord, message: Message, envelope_sha256: str) -> Answer:
+    """The receipt we gave for ``record``, if ``message`` is really a repeat of it."""
+    if (
+        record.direction is not Direction.IN
+        or record.peer != message.sender
+        or record.envelope_sha256 != envelope_sha256
+    ):
+        raise WireError(
+            f"message id {message.message_id!r} is already used by a different message",
+            code="message.id_conflict",
+            http_status=409,
+        )
+    if record.receipt is None or record.receipt_signature is None:
+        raise RuntimeError(f"inbound message {record.message_id} is stored without its receipt")
+    log.info("message %s from %s is a duplicate", message.message_id, message.sender)
+    return Answer(record.receipt, record.receipt_signature, duplicate=True)
+
+
+def _new_message(
+    message: Message,
+    envelope: bytes,
+    signature: bytes,
+    envelope_sha256: str,
+    files: tuple[StoredFile, ...],
+) -> NewMessage:
+    payload = message.payload
+    registration = payload.registration
+    return NewMessage(
+        message_id=message.message_id,
+        direction=Direction.IN,
+        peer=message.sender,
+        type=message.type,
+        created_at=message.created,
+        envelope=envelope,
+        signature=signature,
+        envelope_sha256=envelope_sha256,
+        files=files,
+        expires_at=message.expires,
+        correlation_id=message.correlation_id,
+        document_uid=payload.uid if isinstance(payload, Document) else payload.document_uid,
+        registration_number=registration.number if registration is not None else None,
+    )
+
+
+def _part_too_large(what: str, size: int, cap: int) -> WireError:
+    return WireError(
+        f"the {what} part is over its limit of {cap:,} bytes ({size:,} bytes or more)",
+        code="request.part_too_large",
+        http_status=413,
+    )
+
+
+def _request_too_large(limit: int) -> WireError:
+    return WireError(
+        f"the request is over the limit of {limit:,} bytes",
+        code="request.too_large",
+        http_status=413,
+    )
+
+
+def _printable(text: str) -> str:
+    """``text`` as an error document can carry it: XML 1.0 characters only, bounded length."""
+    cleaned = "".join(
+        ch if ch in "\t\n\r" or ("\x20" <= ch <= "\ud7ff") or ("\ue000" <= ch <= "\ufffd")
+        or ch >= "\U00010000" else "\ufffd"
+        for ch in text[:_MAX_TEXT]
+    )  # fmt: skip
+    return cleaned or "refused"
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

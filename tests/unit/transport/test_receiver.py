@@ -1,0 +1,253 @@
+"""gateway/receiver.py without HTTP: the order of the checks, seen through the parts it reads.
+
+(It lives beside the transport tests, whose harness it shares.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import GatewayError
+from gateway.receipts import decode_error, decode_receipt
+from gateway.receiver import Inbound, Receiver
+from gateway.store.api import Direction
+from gateway.store.blobs import FilesystemBlobStore
+from gateway.transport.wire import Limits
+from tests.unit.transport.harness import (
+    MemoryStore,
+    Network,
+    blob_files,
+    letter,
+    memory_store,
+    outbound,
+)
+
+PDF = os.urandom(300_000)
+
+
+@dataclass
+class FakePart:
+    content_id: str | None
+    data: bytes
+    size: int | None = None
+    reads: int = 0
+    offset: int = 0
+
+    async def read_chunk(self, size: int) -> bytes:
+        self.reads += 1
+        piece = self.data[self.offset : self.offset + min(size, 65536)]
+        self.offset += len(piece)
+        return piece
+
+
+@dataclass
+class Parts:
+    """The parts of one request, recording how far the receiver got."""
+
+    parts: Sequence[FakePart]
+    handed: list[str | None] = field(default_factory=list)
+
+    def __aiter__(self) -> AsyncIterator[FakePart]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[FakePart]:
+        for part in self.parts:
+            self.handed.append(part.content_id)
+            yield part
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> MemoryStore:
+    return memory_store(tmp_path / "ru-14")
+
+
+@pytest.fixture()
+def receiver(network: Network, store: MemoryStore) -> Receiver:
+    return Receiver("ru-14", network.signers["ru-14"], network.trust, store)  # type: ignore[arg-type]
+
+
+async def request_parts(
+    network: Network, tmp_path: Path, **letter_options: object
+) -> tuple[Parts, str]:
+    signer = letter_options.pop("signer", None)
+    message = letter([("f1", PDF)], **letter_options)  # type: ignore[arg-type]
+    record = await outbound(
+        network, FilesystemBlobStore(tmp_path / "a"), message, [PDF], signer=signer
+    )  # type: ignore[arg-type]
+    return (
+        Parts(
+            [
+                FakePart("envelope", record.envelope),
+                FakePart("envelope.p7s", record.signature),
+                FakePart("f1", PDF),
+            ]
+        ),
+        message.message_id,
+    )
+
+
+async def test_a_message_is_stored_with_the_receipt_it_got(
+    network: Network, tmp_path: Path, receiver: Receiver, store: MemoryStore
+) -> None:
+    parts, message_id = await request_parts(network, tmp_path)
+    inbound = Inbound()
+    answer = await receiver.receive(aiter(parts), inbound)
+    assert (inbound.message_id, inbound.sender) == (message_id, "ru-61")
+    assert not answer.duplicate
+    network.trust.verify_from("ru-14", answer.document, answer.signature)
+    record = store.records[message_id]
+    assert (record.direction, record.peer, record.receipt) == (
+        Direction.IN,
+        "ru-61",
+        answer.document,
+    )
+    assert decode_receipt(answer.document).files[0].sha256 == record.files[0].sha256
+
+
+async def test_a_forged_sender_never_gets_a_file_part_read(
+    network: Network, tmp_path: Path, receiver: Receiver, store: MemoryStore
+) -> None:
+    parts, _ = await request_parts(network, tmp_path, signer="ru-16")
+    inbound = Inbound()
+    with pytest.raises(GatewayError) as info:
+        await receiver.receive(aiter(parts), inbound)
+    assert info.value.code == "signature.sender_mismatch"
+    assert parts.handed == ["envelope", "envelope.p7s"]  # the file part was never even asked for
+    assert parts.parts[2].reads == 0
+    assert inbound.message_id is None  # nothing the envelope claims is believed
+    assert blob_files(store.blobs.root) == []
+
+
+async def test_a_duplicate_is_answered_before_its_files_are_read(
+    network: Network, tmp_path: Path, receiver: Receiver, store: MemoryStore
+) -> None:
+    parts, _ = await request_parts(network, tmp_path)
+    first = await receiver.receive(aiter(parts))
+    again = Parts([FakePart(p.content_id, p.data) for p in parts.parts])
+    second = await receiver.receive(aiter(again))
+    assert second.duplicate and (second.document, second.signature) == (
+        first.document,
+        first.signature,
+    )
+    assert again.handed == ["envelope", "envelope.p7s"]
+    assert store.add_calls == 1
+
+
+async def test_a_duplicate_that_loses_the_race_to_commit_gets_the_winners_receipt(
+    network: Network,
+    tmp_path: Path,
+    receiver: Receiver,
+    store: MemoryStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parts, message_id = await request_parts(network, tmp_path)
+    first = await receiver.receive(aiter(parts))
+
+    async def not_yet(message_id: str) -> None:  # both requests looked before either committed
+        return None
+
+    monkeypatch.setattr(store, "get", not_yet)
+    again = Parts([FakePart(p.content_id, p.data) for p in parts.parts])
+    second = await receiver.receive(aiter(again))
+    assert second.duplicate and (second.document, second.signature) == (
+        first.document,
+        first.signature,
+    )
+    assert store.add_calls == 2 and list(store.records) == [message_id]
+
+
+async def test_on_accepted_is_called_for_new_messages_only(
+    network: Network, tmp_path: Path, store: MemoryStore
+) -> None:
+    calls: list[int] = []
+    receiver = Receiver(
+        "ru-14",
+        network.signers["ru-14"],
+        network.trust,
+        store,
+        on_accepted=lambda: calls.append(1),  # type: ignore[arg-type]
+    )
+    parts, _ = await request_parts(network, tmp_path)
+    await receiver.receive(aiter(parts))
+    await receiver.receive(aiter(Parts([FakePart(p.content_id, p.data) for p in parts.parts])))
+    assert calls == [1]
+
+
+async def test_a_declared_oversized_envelope_is_refused_unread(
+    network: Network, store: MemoryStore
+) -> None:
+    receiver = Receiver(
+        "ru-14",
+        network.signers["ru-14"],
+        network.trust,
+        store,
+        limits=Limits(max_envelope_bytes=1000),  # type: ignore[arg-type]
+    )
+    envelope = FakePart("envelope", b"<" * 5000, size=5000)
+    with pytest.raises(GatewayError) as info:
+        await receiver.receive(aiter(Parts([envelope])))
+    assert (info.value.code, info.value.http_status) == ("request.part_too_large", 413)
+    assert envelope.reads == 0
+
+
+async def test_the_replay_window_follows_the_limits(
+    network: Network, tmp_path: Path, store: MemoryStore
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    receiver = Receiver(
+        "ru-14",
+        network.signers["ru-14"],
+        network.trust,
+        store,  # type: ignore[arg-type]
+        limits=Limits(max_age=dt.timedelta(days=2), clock_skew=dt.timedelta(seconds=30)),
+        clock=lambda: now,
+    )
+    parts, _ = await request_parts(network, tmp_path, created=now - dt.timedelta(days=1))
+    await receiver.receive(aiter(parts))
+    for created, code in (
+        (now - dt.timedelta(days=3), "envelope.too_old"),
+        (now + dt.timedelta(minutes=1), "envelope.from_future"),
+    ):
+        parts, _ = await request_parts(network, tmp_path, created=created)
+        with pytest.raises(GatewayError) as info:
+            await receiver.receive(aiter(parts))
+        assert info.value.code == code
+        assert parts.parts[2].reads == 0
+
+
+async def test_too_many_files_are_refused_from_the_manifest(
+    network: Network, tmp_path: Path, store: MemoryStore
+) -> None:
+    receiver = Receiver(
+        "ru-14", network.signers["ru-14"], network.trust, store, limits=Limits(max_files=1)
+    )  # type: ignore[arg-type]
+    message = letter([("f1", b"a"), ("f2", b"b")])
+    record = await outbound(network, FilesystemBlobStore(tmp_path / "a"), message, [b"a", b"b"])
+    parts = Parts(
+        [FakePart("envelope", record.envelope), FakePart("envelope.p7s", record.signature)]
+    )
+    with pytest.raises(GatewayError) as info:
+        await receiver.receive(aiter(parts))
+    assert (info.value.code, info.value.http_status) == ("request.too_many_parts", 413)
+
+
+def test_a_refusal_is_a_signed_error_document_a_peer_can_read(
+    network: Network, receiver: Receiver
+) -> None:
+    error = GatewayError("bad \x00 byte\x1b[31m and more" + "x" * 5000, code="file.digest_mismatch")
+    answer = receiver.refusal(error, message_id="msg-1")
+    network.trust.verify_from("ru-14", answer.document, answer.signature)
+    report = decode_error(answer.document)
+    assert (report.code, report.sender, report.message_id) == (
+        "file.digest_mismatch",
+        "ru-14",
+        "msg-1",
+    )
+    assert "\x00" not in report.message and "\x1b" not in report.message
+    assert len(report.message) <= 2000
