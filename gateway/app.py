@@ -17,6 +17,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 from aiohttp import web
@@ -40,13 +41,19 @@ from gateway.transport.server import wire_app
 log = logging.getLogger(__name__)
 
 READY = web.AppKey("ready", asyncio.Event)
-DRAIN_SECONDS = 30.0  # how long shutdown waits for deliveries and hand-offs in flight
+DRAIN_SECONDS = 30.0
+IO_THREADS = 32  # how long shutdown waits for deliveries and hand-offs in flight
 
 
 async def create_app(identity: Identity, *, owner: str | None = None) -> web.Application:
     """The whole gateway for ``identity``'s configuration, its store open and locked."""
     config = identity.config
     owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    # Blob and hand-off work is file I/O waiting on fsync: more threads than the default
+    # (cores + 4) keep the disk busy while the event loop goes on.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="gateway-io")
+    )
     store = await open_store(config.store, config.data_dir, lock=True)
     try:
         # One node owns an embedded store: leases left by a killed predecessor come back now.

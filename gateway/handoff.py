@@ -50,28 +50,65 @@ class FolderSink:
         if target.exists():
             return f"already in {target}"
         staging = self.root / f".tmp-{_safe(record.message_id)}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
+        names = _file_names(record)
+        local = [blobs.local_path(f.sha256) for f in record.files]
         try:
-            await asyncio.to_thread(_write, staging / "envelope.xml", record.envelope)
-            if record.signature:
-                await asyncio.to_thread(_write, staging / "envelope.xml.p7s", record.signature)
-            used: set[str] = {"envelope.xml", "envelope.xml.p7s"}
-            for file in record.files:
-                name = _unique(_safe(file.name) or file.file_id, used)
+            if all(path is not None for path in local):
+                # Every blob is a local file: the whole export is one job off the event loop.
+                sources = [p for p in local if p is not None]
+                return await asyncio.to_thread(
+                    self._write_all, record, names, sources, staging, target
+                )
+            await asyncio.to_thread(self._start, record, staging)
+            for file, name in zip(record.files, names, strict=True):
                 await _copy_blob(blobs, file.sha256, staging / name)
-            await asyncio.to_thread(_fsync_dir, staging)
-            try:
-                os.rename(staging, target)  # atomic: the export appears whole or not at all
-            except OSError:
-                if target.exists():  # another worker finished the same export first
-                    shutil.rmtree(staging, ignore_errors=True)
-                    return f"already in {target}"
-                raise
-            await asyncio.to_thread(_fsync_dir, self.root)
+            return await asyncio.to_thread(self._commit, staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+    def _write_all(
+        self,
+        record: MessageRecord,
+        names: list[str],
+        sources: list[Path],
+        staging: Path,
+        target: Path,
+    ) -> str:
+        self._start(record, staging)
+        for source, name in zip(sources, names, strict=True):
+            destination = staging / name
+            if destination.exists():
+                raise FileExistsError(destination)
+            # A copy, never a hard link: the local system may change what it was given, and
+            # the blob must stay what its digest says. copyfile copies inside the kernel.
+            shutil.copyfile(source, destination)
+            _fsync_file(destination)
+        return self._commit(staging, target)
+
+    @staticmethod
+    def _start(record: MessageRecord, staging: Path) -> None:
+        staging.mkdir()
+        _write(staging / "envelope.xml", record.envelope)
+        if record.signature:
+            _write(staging / "envelope.xml.p7s", record.signature)
+
+    def _commit(self, staging: Path, target: Path) -> str:
+        _fsync_dir(staging)
+        try:
+            os.rename(staging, target)  # atomic: the export appears whole or not at all
+        except OSError:
+            if target.exists():  # another worker finished the same export first
+                shutil.rmtree(staging, ignore_errors=True)
+                return f"already in {target}"
+            raise
+        _fsync_dir(self.root)
         return f"folder {target}"
+
+
+def _file_names(record: MessageRecord) -> list[str]:
+    used: set[str] = {"envelope.xml", "envelope.xml.p7s"}
+    return [_unique(_safe(f.name) or f.file_id, used) for f in record.files]
 
 
 class HandoffWorker:
@@ -85,11 +122,13 @@ class HandoffWorker:
         owner: str,
         lease: dt.timedelta = dt.timedelta(seconds=60),
         batch: int = 32,
+        parallel: int = 8,
         idle: float = 0.5,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.store, self.sink, self.owner = store, sink, owner
         self.lease, self.batch, self.idle, self.clock = lease, batch, idle, clock
+        self.parallel = parallel
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -116,16 +155,26 @@ class HandoffWorker:
         records = await self.store.claim_handoff(
             self.owner, now=self.clock(), lease=self.lease, limit=self.batch
         )
-        for record in records:
-            try:
-                detail = await self.sink.export(record, self.store.blobs)
-            except Exception as exc:
-                # The lease runs out and another round tries again; the sink's error is logged
-                # with the message id so an operator can find it.
-                log.error("hand-off of %s to %s failed: %s", record.message_id, self.sink.name, exc)
-                continue
-            await self.store.mark_handed_off(record.message_id, self.owner, detail=detail)
+        if records:
+            # Exports are I/O (writes and fsyncs): several at once keep the disk busy.
+            limit = asyncio.Semaphore(self.parallel)
+
+            async def one(record: MessageRecord) -> None:
+                async with limit:
+                    await self._hand_off(record)
+
+            await asyncio.gather(*(one(r) for r in records))
         return len(records)
+
+    async def _hand_off(self, record: MessageRecord) -> None:
+        try:
+            detail = await self.sink.export(record, self.store.blobs)
+        except Exception as exc:
+            # The lease runs out and a later round tries again; the sink's error is logged
+            # with the message id so an operator can find it.
+            log.error("hand-off of %s to %s failed: %s", record.message_id, self.sink.name, exc)
+            return
+        await self.store.mark_handed_off(record.message_id, self.owner, detail=detail)
 
 
 def _safe(name: str) -> str:
@@ -159,6 +208,14 @@ async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:
         await asyncio.to_thread(os.fsync, fh.fileno())
     finally:
         fh.close()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -17,6 +17,7 @@ import datetime as dt
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from gateway.errors import GatewayError
@@ -202,6 +203,11 @@ class BlobStore(Protocol):
         ...
 
     async def exists(self, sha256: str) -> bool: ...
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The blob as a local file, for copying without the event loop; None when blobs are
+        not local files (or this one does not exist)."""
+        ...
 
 
 class Store(Protocol):

@@ -49,6 +49,44 @@ class FilesystemBlobStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
+        # Most files of a letter are small: gather up to one coalescing batch in memory and, if
+        # the stream ends there, store it in a single thread hop (hash first, so content that is
+        # already stored costs no write and no fsync). Larger streams go through _put_stream.
+        head: list[bytes] = []
+        size = 0
+        stream = aiter(chunks)
+        async for chunk in stream:
+            size += len(chunk)
+            if max_size is not None and size > max_size:
+                raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
+            head.append(chunk)
+            if size >= self._coalesce:
+                return await self._put_stream(_prepend(head, stream), max_size=max_size)
+        data = b"".join(head)
+        digest = hashlib.sha256(data).hexdigest()
+        await _settled(_in_thread(self._put_small, data, digest))
+        return BlobRef(sha256=digest, size=len(data))
+
+    def _put_small(self, data: bytes, digest: str) -> None:
+        final = self.path(digest)
+        if final.is_file() and final.stat().st_size == len(data):
+            return  # the same content is already there, durable since its own put
+        temp = _TempBlob(self._tmp)
+        try:
+            temp.finish([data])
+            self._place(temp.path, digest, len(data))
+        except BaseException:
+            temp.discard()
+            raise
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The blob's file, for code that copies it without going through the event loop."""
+        path = self.path(sha256)
+        return path if path.is_file() else None
+
+    async def _put_stream(
+        self, chunks: AsyncIterator[bytes], *, max_size: int | None = None
+    ) -> BlobRef:
         opening = _in_thread(_TempBlob, self._tmp)
         try:
             temp = await _settled(opening)
@@ -112,20 +150,29 @@ class FilesystemBlobStore:
         return removed
 
     async def _chunks(self, path: Path, sha256: str, chunk_size: int) -> AsyncIterator[bytes]:
-        opening = _in_thread(io.FileIO, path, "r")
+        # One thread hop opens the file and reads the first chunk; a file that fits in it is
+        # closed in the same hop (most files of a letter), so it costs one hop, not three.
+        opening = _in_thread(_open_and_read, path, chunk_size)
         try:
-            file = await _settled(opening)
+            file, first = await _settled(opening)
         except FileNotFoundError:
             raise KeyError(sha256) from None
         except asyncio.CancelledError:
             if not opening.exception():  # opened after all: close it, as put() does
-                opening.result().close()
+                handle = opening.result()[0]
+                if handle is not None:
+                    handle.close()
             raise
         try:
+            if first:
+                yield first
+            if file is None:
+                return
             while data := await _settled(_in_thread(file.read, chunk_size)):
                 yield data
         finally:
-            file.close()
+            if file is not None:
+                file.close()
 
     def _place(self, temp: Path, digest: str, size: int) -> None:
         final = self.path(digest)
@@ -177,6 +224,27 @@ class _TempBlob:
             os.close(self._fd)
             self._fd = None
         self.path.unlink(missing_ok=True)
+
+
+def _open_and_read(path: Path, chunk_size: int) -> tuple[io.FileIO | None, bytes]:
+    """The first chunk, and the still open file, or None once the whole file was read."""
+    file = io.FileIO(path, "r")
+    try:
+        first = file.read(chunk_size) or b""
+        if len(first) < chunk_size:
+            file.close()
+            return None, first
+        return file, first
+    except BaseException:
+        file.close()
+        raise
+
+
+async def _prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 def _fsync_dir(folder: Path) -> None:
