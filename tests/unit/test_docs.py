@@ -25,3 +25,17 @@ def test_the_example_envelope_in_the_docs_is_valid() -> None:
     document = receipts.read((ROOT / "docs" / "examples" / "envelope.xml").read_bytes())
     assert isinstance(document, Message)
     assert document.sender == "ru-61" and len(document.files) == 2
+
+
+def test_the_local_api_example_in_the_operator_guide_is_accepted() -> None:
+    import json
+
+    from gateway.intake import FileSpec
+    from gateway.model import Document
+    from gateway.modeljson import from_json
+
+    text = (ROOT / "docs" / "operations.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
+    document = from_json(Document, example["document"])
+    specs = [from_json(FileSpec, f) for f in example["files"]]
+    assert document.addressees and specs[1].signature_of == specs[0].id
