@@ -18,6 +18,7 @@ import click
 
 from gateway import __version__, identity, receipts, schemas, xmlsafe
 from gateway import config as cfg
+from gateway.cli_options import config_option
 from gateway.config import PARTICIPANT_ID
 from gateway.crypto import (
     PROFILES,
@@ -37,16 +38,6 @@ from gateway.model import ErrorReport, Message, Receipt
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="gateway.toml",
-    envvar="GATEWAY_CONFIG",
-    show_default=True,
-    help="The gateway's configuration file (or set GATEWAY_CONFIG).",
-)
 
 
 def fail(error: GatewayError) -> NoReturn:

@@ -17,21 +17,12 @@ import click
 
 from gateway import audit
 from gateway import config as cfg
+from gateway.cli_options import config_option
 from gateway.errors import GatewayError
 from gateway.store import open_store
 from gateway.store.api import MessageRecord, State, Store
 
 T = TypeVar("T")
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="gateway.toml",
-    envvar="GATEWAY_CONFIG",
-    show_default=True,
-    help="The gateway's configuration file (or set GATEWAY_CONFIG).",
-)
 
 
 def _with_store(config_path: Path, action: Callable[[Store], Awaitable[T]]) -> T:
@@ -51,14 +42,14 @@ def _actor() -> str:
     return f"operator:{getpass.getuser()}"
 
 
-def _fail(error: GatewayError | KeyError | ValueError) -> None:
+def _refusal(error: GatewayError | KeyError | ValueError) -> click.ClickException:
     if isinstance(error, GatewayError):
         code, text = error.code, error.message
     elif isinstance(error, KeyError):
         code, text = "queue.unknown_message", f"no message {error.args[0]!r} in this gateway"
     else:
         code, text = "queue.wrong_state", str(error)
-    raise click.ClickException(f"[{code}] {text}")
+    return click.ClickException(f"[{code}] {text}")
 
 
 @click.group()
@@ -89,8 +80,7 @@ def queue_ls(config_path: Path, states: tuple[str, ...], everything: bool, limit
     try:
         records = _with_store(config_path, action)
     except GatewayError as exc:
-        _fail(exc)
-        return
+        raise _refusal(exc) from None
     if not records:
         click.echo("no messages")
         return
@@ -110,15 +100,10 @@ def queue_ls(config_path: Path, states: tuple[str, ...], everything: bool, limit
 @click.argument("message_id")
 def queue_retry(config_path: Path, message_id: str) -> None:
     """Send a dead letter (rejected, expired, cancelled) again, now."""
-
-    async def action(store: Store) -> MessageRecord:
-        return await store.retry(message_id, actor=_actor(), now=dt.datetime.now(dt.UTC))
-
-    try:
-        record = _with_store(config_path, action)
-    except (GatewayError, KeyError, ValueError) as exc:
-        _fail(exc)
-        return
+    record = _operator_action(
+        config_path,
+        lambda store: store.retry(message_id, actor=_actor(), now=dt.datetime.now(dt.UTC)),
+    )
     click.echo(f"{record.message_id}: {record.state.value}, due now (a running gateway sends it)")
 
 
@@ -127,16 +112,17 @@ def queue_retry(config_path: Path, message_id: str) -> None:
 @click.argument("message_id")
 def queue_cancel(config_path: Path, message_id: str) -> None:
     """Stop trying to send a queued message."""
-
-    async def action(store: Store) -> MessageRecord:
-        return await store.cancel(message_id, actor=_actor())
-
-    try:
-        record = _with_store(config_path, action)
-    except (GatewayError, KeyError, ValueError) as exc:
-        _fail(exc)
-        return
+    record = _operator_action(config_path, lambda store: store.cancel(message_id, actor=_actor()))
     click.echo(f"{record.message_id}: {record.state.value}")
+
+
+def _operator_action(
+    config_path: Path, action: Callable[[Store], Awaitable[MessageRecord]]
+) -> MessageRecord:
+    try:
+        return _with_store(config_path, action)
+    except (GatewayError, KeyError, ValueError) as exc:
+        raise _refusal(exc) from None
 
 
 @click.group("audit")
@@ -159,6 +145,5 @@ def audit_verify(config_path: Path) -> None:
     try:
         count = _with_store(config_path, action)
     except GatewayError as exc:
-        _fail(exc)
-        return
+        raise _refusal(exc) from None
     click.echo(f"audit chain intact: {count} records")
