@@ -110,8 +110,15 @@ class Receiver:
         signature = await self._read_small(
             await _expect(parts, SIGNATURE_ID), "signature", self.limits.max_signature_bytes, budget
         )
+        # The signing time is the signer's claim: bound it by the replay window, so the holder
+        # of an expired key cannot backdate a signature to when its certificate was valid.
+        oldest = self._clock() - self.limits.max_age - self.limits.clock_skew
         opened = open_envelope(
-            envelope, signature, self._trust, max_bytes=self.limits.max_envelope_bytes
+            envelope,
+            signature,
+            self._trust,
+            max_bytes=self.limits.max_envelope_bytes,
+            oldest=oldest,
         )
         message = opened.message
         inbound.message_id, inbound.sender = message.message_id, message.sender

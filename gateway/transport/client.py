@@ -292,7 +292,10 @@ class Client:
     ) -> _Doc:
         if signature is None:
             raise GatewayError(f"no valid {wire.SIGNATURE_HEADER} header", code="signature.invalid")
-        self._trust.verify_from(peer.id, document, signature)
+        # A duplicate's answer is the ORIGINAL receipt, possibly signed long ago; the bound is
+        # the replay window, not the freshness of this answer.
+        oldest = self._clock() - wire.Limits().max_age
+        self._trust.verify_from(peer.id, document, signature, oldest=oldest)
         return decode(document)
 
 

@@ -251,3 +251,32 @@ def test_a_refusal_is_a_signed_error_document_a_peer_can_read(
     )
     assert "\x00" not in report.message and "\x1b" not in report.message
     assert len(report.message) <= 2000
+
+
+async def test_a_signature_backdated_beyond_the_window_is_refused(
+    network: Network, store: MemoryStore
+) -> None:
+    # ru-61's old certificate expired 40 days ago; its key signs a fresh envelope (Created now)
+    # but writes a signing time from when the certificate was still valid.
+    from gateway import envelope as codec
+    from gateway.crypto import TrustPolicy, TrustStore, issue_certificate, new_ca
+    from tests.unit.crypto.conftest import Party
+    from tests.unit.crypto.helpers import signed_at
+
+    now = dt.datetime.now(dt.UTC)
+    ca, ca_key = new_ca(not_before=now - dt.timedelta(days=200))
+    old_cert, old_key = issue_certificate(
+        ca, ca_key, "ru-61", "Gateway ru-61", not_before=now - dt.timedelta(days=100), days=60
+    )
+    trust = TrustPolicy(
+        TrustStore([ca]), {"ru-61": [old_cert], "ru-14": [network.signers["ru-14"].certificate]}
+    )
+    data = codec.encode(letter(created=now))
+    backdated = signed_at(Party(old_cert, old_key, "ecdsa"), data, now - dt.timedelta(days=60))
+    receiver = Receiver("ru-14", network.signers["ru-14"], trust, store,  # type: ignore[arg-type]
+                        limits=Limits(max_age=dt.timedelta(days=30)))  # fmt: skip
+    parts = Parts([FakePart("envelope", data), FakePart("envelope.p7s", backdated)])
+    with pytest.raises(GatewayError) as info:
+        await receiver.receive(aiter(parts))
+    assert info.value.code == "signature.too_old"
+    assert not store.records  # nothing recorded
