@@ -37,6 +37,7 @@ from gateway.store.api import MessageRecord, StoreError
 from gateway.transport import wire
 from gateway.transport.client import Client, Result
 from gateway.transport.server import wire_app
+from gateway.transport.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,17 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _session_context(app: web.Application) -> AsyncIterator[None]:
     identity = app[IDENTITY]
+    tls = identity.config.tls
+    # With [tls], peers' certificates are verified and ours is shown to them (mutual TLS).
+    ssl_context = (
+        client_context(ca=tls.ca, certificate=tls.certificate, private_key=tls.private_key)
+        if tls is not None
+        else None
+    )
     connector = aiohttp.TCPConnector(
-        limit=256, limit_per_host=identity.config.retry.per_peer_concurrency
+        limit=256,
+        limit_per_host=identity.config.retry.per_peer_concurrency,
+        ssl=ssl_context if ssl_context is not None else True,
     )
     async with aiohttp.ClientSession(connector=connector) as session:
         app[SESSION] = session

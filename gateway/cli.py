@@ -339,6 +339,7 @@ def run(config_path: Path, log_level: str) -> None:
     from aiohttp import web
 
     from gateway.app import create_app
+    from gateway.transport.tls import server_context
 
     logging.basicConfig(
         level=log_level.upper(),
@@ -349,13 +350,22 @@ def run(config_path: Path, log_level: str) -> None:
     except GatewayError as exc:
         fail(exc)
     config = ident.config
-    click.echo(f"gateway {config.participant} on http://{config.listen_host}:{config.listen_port}")
+    scheme = "https" if config.tls else "http"
+    click.echo(
+        f"gateway {config.participant} on {scheme}://{config.listen_host}:{config.listen_port}"
+    )
     try:
         # SIGTERM and SIGINT end run_app gracefully: workers drain, then the store closes.
+        tls = config.tls
         web.run_app(
             create_app(ident),
             host=config.listen_host,
             port=config.listen_port,
+            ssl_context=(
+                server_context(tls.certificate, tls.private_key, client_ca=tls.client_ca)
+                if tls is not None
+                else None
+            ),
             print=None,
             shutdown_timeout=10,
             access_log=None,

@@ -46,6 +46,16 @@ class KeyConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """HTTPS for the gateway's endpoint and, with ``client_ca``, mutual TLS with peers."""
+
+    certificate: Path  # our TLS certificate (PEM, chain after it): served, and shown to peers
+    private_key: Path
+    client_ca: Path | None = None  # require peers' client certificates chaining to it
+    ca: Path | None = None  # CAs for peers' server certificates (None: the system's)
+
+
+@dataclass(frozen=True)
 class AdapterConfig:
     """One adapter instance; ``options`` are checked by the adapter's own typed config."""
 
@@ -78,6 +88,7 @@ class GatewayConfig:
     retry: RetryPolicy = RetryPolicy()
     adapters: tuple[AdapterConfig, ...] = ()
     api_tokens_file: Path | None = None  # "name:token" lines; None: the local API is off
+    tls: TlsConfig | None = None  # None: plain HTTP (the envelope signature is the authority)
     handoff_folder: Path | None = None  # where accepted messages go until adapters do it
 
 
@@ -205,6 +216,17 @@ def load(path: str | Path) -> GatewayConfig:
     tokens_file = api_section.path("tokens_file") if "tokens_file" in api_section.data else None
     api_section.done()
 
+    tls_section = top.table("tls")
+    tls = None
+    if tls_section.data:
+        optional = [k for k in ("client_ca", "ca") if k in tls_section.data]
+        tls = TlsConfig(
+            certificate=tls_section.path("certificate"),
+            private_key=tls_section.path("private_key"),
+            **{k: tls_section.path(k) for k in optional},
+        )
+    tls_section.done()
+
     keys_section = top.table("keys", required=True)
     keys = KeyConfig(
         certificate=keys_section.path("certificate"),
@@ -259,6 +281,7 @@ def load(path: str | Path) -> GatewayConfig:
         retry=retry,
         adapters=tuple(adapters),
         api_tokens_file=tokens_file,
+        tls=tls,
         handoff_folder=handoff_folder,
     )
 

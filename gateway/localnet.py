@@ -9,12 +9,15 @@ stops and kills one gateway. Nothing here is used by a production gateway.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
 import os
 import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,8 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.crypto import issue_certificate, new_ca, write_certificate, write_private_key
+from gateway.crypto import (
+    generate_key,
+    issue_certificate,
+    new_ca,
+    write_certificate,
+    write_private_key,
+)
 from gateway.intake import FileSpec
 from gateway.model import Document
 from gateway.modeljson import to_json
@@ -63,8 +75,23 @@ class Node:
         return self.folder / "gateway.toml"
 
     @property
+    def tls(self) -> bool:
+        return (self.folder.parent / "keys" / "tls-ca.pem").exists()
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.member.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.member.port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """What a client of this node needs under mutual TLS: the CA and a client certificate."""
+        if not self.tls:
+            return None
+        keys = self.folder.parent / "keys"
+        context = ssl.create_default_context(cafile=keys / "tls-ca.pem")
+        context.load_cert_chain(
+            keys / f"{self.member.id}-tls.pem", keys / f"{self.member.id}-tls.key"
+        )
+        return context
 
     @property
     def inbox(self) -> Path:
@@ -97,7 +124,9 @@ class Node:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310 - our own URL
+                f"{self.url}/readyz", timeout=1, context=self.ssl_context()
+            ) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -133,8 +162,12 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def build(folder: Path, members: Sequence[Member]) -> dict[str, Node]:
-    """Write keys and configuration for ``members`` under ``folder``; one Node per member."""
+def build(folder: Path, members: Sequence[Member], *, tls: bool = False) -> dict[str, Node]:
+    """Write keys and configuration for ``members`` under ``folder``; one Node per member.
+
+    ``tls``: HTTPS with mutual TLS between the gateways (a separate TLS CA; each member's
+    certificate serves its endpoint and identifies it as a client).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     keys = folder / "keys"
     if keys.exists():
@@ -148,12 +181,15 @@ def build(folder: Path, members: Sequence[Member]) -> dict[str, Node]:
         )
         write_certificate(cert, keys / f"{member.id}.pem")
         write_private_key(key, keys / f"{member.id}.key")
+    if tls:
+        _tls_keys(keys, members)
+    scheme = "https" if tls else "http"
     participants = []
     for member in members:
         participants.append(
             "[[participant]]\n"
             f'id = "{member.id}"\nname = "{member.name}"\n'
-            f'endpoint = "http://127.0.0.1:{member.port}/gw/v1/messages"\n'
+            f'endpoint = "{scheme}://127.0.0.1:{member.port}/gw/v1/messages"\n'
             f'certificates = ["keys/{member.id}.pem"]\nprofile = "{member.profile}"\n'
             f'[participant.serves]\ninn = ["{member.inn}"]\n'
         )
@@ -177,11 +213,54 @@ def build(folder: Path, members: Sequence[Member]) -> dict[str, Node]:
             'trust_anchors = ["../keys/ca.pem"]\n'
             f'profile = "{member.profile}"\n'
             "[api]\n"
-            'tokens_file = "api.tokens"\n' + member.extra,
+            'tokens_file = "api.tokens"\n'
+            + (
+                "[tls]\n"
+                f'certificate = "../keys/{member.id}-tls.pem"\n'
+                f'private_key = "../keys/{member.id}-tls.key"\n'
+                'client_ca = "../keys/tls-ca.pem"\nca = "../keys/tls-ca.pem"\n'
+                if tls
+                else ""
+            )
+            + member.extra,
             encoding="utf-8",
         )
         nodes[member.id] = Node(member, node_dir, token)
     return nodes
+
+
+def _tls_keys(keys: Path, members: Sequence[Member]) -> None:
+    """A TLS CA and, per member, a certificate for 127.0.0.1 usable as server and as client."""
+    ca_cert, ca_key = new_ca("Local Network TLS CA")
+    write_certificate(ca_cert, keys / "tls-ca.pem")
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    for member in members:
+        key = generate_key("ecdsa")
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, member.id)]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        write_certificate(cert, keys / f"{member.id}-tls.pem")
+        write_private_key(key, keys / f"{member.id}-tls.key")
 
 
 class ApiError(Exception):
@@ -224,7 +303,9 @@ async def submit(
         headers = {"Authorization": f"Bearer {node.token}"}
         if key is not None:
             headers["Idempotency-Key"] = key
-        async with session.post(f"{node.url}/api/v1/outbox", data=form, headers=headers) as r:
+        async with session.post(
+            f"{node.url}/api/v1/outbox", data=form, headers=headers, ssl=node.ssl_context() or True
+        ) as r:
             text = await r.text()
             if r.status != 202:
                 raise ApiError(r.status, text)

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.crypto import CmsSigner, TrustPolicy
+from gateway.envelope import decode as decode_envelope
 from gateway.errors import GatewayError
 from gateway.model import Document, ErrorReport, FileDigest, FileRef, Message, Receipt
 from gateway.receipts import encode_error, encode_receipt
-from gateway.sealing import open_envelope
+from gateway.sealing import verify_sender
 from gateway.store.api import Direction, MessageRecord, NewMessage, Store, StoredFile
 from gateway.transport.wire import CHUNK, ENVELOPE_ID, SIGNATURE_ID, Limits, WireError
 
@@ -110,17 +111,18 @@ class Receiver:
         signature = await self._read_small(
             await _expect(parts, SIGNATURE_ID), "signature", self.limits.max_signature_bytes, budget
         )
+        message = decode_envelope(envelope, max_bytes=self.limits.max_envelope_bytes)
+        envelope_sha256 = hashlib.sha256(envelope).hexdigest()
+        # A repeat of exactly the bytes we accepted (and verified) before gets its original
+        # receipt, however long ago that was: the sender would otherwise retry until expiry.
+        known = await self._store.get(message.message_id)
+        if known is not None and _same(known, message, envelope_sha256):
+            inbound.message_id, inbound.sender = message.message_id, message.sender
+            return _original(known, message, envelope_sha256)
         # The signing time is the signer's claim: bound it by the replay window, so the holder
         # of an expired key cannot backdate a signature to when its certificate was valid.
         oldest = self._clock() - self.limits.max_age - self.limits.clock_skew
-        opened = open_envelope(
-            envelope,
-            signature,
-            self._trust,
-            max_bytes=self.limits.max_envelope_bytes,
-            oldest=oldest,
-        )
-        message = opened.message
+        verify_sender(message, envelope, signature, self._trust, oldest=oldest)
         inbound.message_id, inbound.sender = message.message_id, message.sender
         if message.recipient != self.participant:
             raise WireError(
@@ -129,11 +131,7 @@ class Receiver:
                 code="envelope.wrong_recipient",
                 http_status=422,
             )
-        envelope_sha256 = hashlib.sha256(envelope).hexdigest()
-        # Dedupe before the replay window: a retry of a message we accepted a month ago must
-        # still get its receipt, or the sender would retry it until it expires.
-        known = await self._store.get(message.message_id)
-        if known is not None:
+        if known is not None:  # the id is taken by another message: a conflict, now verified
             return _original(known, message, envelope_sha256)
         self._check_window(message)
         files = await self._receive_files(message, parts, budget)
@@ -305,13 +303,17 @@ async def _gathered(part: Part, budget: _Budget) -> AsyncGenerator[bytes, None]:
         yield chunk
 
 
+def _same(record: MessageRecord, message: Message, envelope_sha256: str) -> bool:
+    return (
+        record.direction is Direction.IN
+        and record.peer == message.sender
+        and record.envelope_sha256 == envelope_sha256
+    )
+
+
 def _original(record: MessageRecord, message: Message, envelope_sha256: str) -> Answer:
     """The receipt we gave for ``record``, if ``message`` is really a repeat of it."""
-    if (
-        record.direction is not Direction.IN
-        or record.peer != message.sender
-        or record.envelope_sha256 != envelope_sha256
-    ):
+    if not _same(record, message, envelope_sha256):
         raise WireError(
             f"message id {message.message_id!r} is already used by a different message",
             code="message.id_conflict",

@@ -51,5 +51,17 @@ def open_envelope(
     the holder of an expired key could backdate a signature to when its certificate was valid.
     """
     message = envelope.decode(data, max_bytes=max_bytes)
-    verified = trust.verify_from(message.sender, data, signature, oldest=oldest)
-    return Opened(message, verified)
+    return Opened(message, verify_sender(message, data, signature, trust, oldest=oldest))
+
+
+def verify_sender(
+    message: Message,
+    data: bytes,
+    signature: bytes,
+    trust: TrustPolicy,
+    *,
+    oldest: dt.datetime | None = None,
+) -> VerifiedSignature:
+    """The signature over ``data`` (the envelope ``message`` was decoded from) by a certificate
+    of the participant it names as sender, valid at a signing time not before ``oldest``."""
+    return trust.verify_from(message.sender, data, signature, oldest=oldest)
