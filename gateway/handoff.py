@@ -3,8 +3,9 @@
 The inbox worker leases accepted inbound (and local) messages, exports each through a
 :class:`Sink`, then marks it handed off. A crash between export and mark exports again on
 restart, so every sink is idempotent by message id: the folder sink writes into a temporary
-folder, fsyncs, and renames it to the message id in one step — an export that already exists
-is not written twice, and a half-written one is never visible.
+folder, makes it durable (one filesystem sync shared by concurrent exports), and renames it to
+the message id in one step — an export that already exists is not written twice, and a
+half-written one is never visible.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from gateway.store import durable
 from gateway.store.api import BlobStore, MessageRecord, Store
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class FolderSink:
     async def export(self, record: MessageRecord, blobs: BlobStore) -> str:
         target = self.root / _safe(record.message_id)
         if target.exists():
+            # Left by an earlier attempt whose last sync may have failed: sync before saying so.
+            await asyncio.to_thread(durable.sync, self.root, [self.root])
             return f"already in {target}"
         staging = self.root / f".tmp-{_safe(record.message_id)}-{uuid.uuid4().hex[:8]}"
         names = _file_names(record)
@@ -75,7 +79,10 @@ class FolderSink:
         staging: Path,
         target: Path,
     ) -> str:
-        self._start(record, staging)
+        self._start(record, staging, sync=False)
+        written = [staging / "envelope.xml"]
+        if record.signature:
+            written.append(staging / "envelope.xml.p7s")
         for source, name in zip(sources, names, strict=True):
             destination = staging / name
             if destination.exists():
@@ -83,26 +90,32 @@ class FolderSink:
             # A copy, never a hard link: the local system may change what it was given, and
             # the blob must stay what its digest says. copyfile copies inside the kernel.
             shutil.copyfile(source, destination)
-            _fsync_file(destination)
-        return self._commit(staging, target)
+            written.append(destination)
+        # Every file and the folder itself are durable before the rename can make them
+        # visible; concurrent exports share this sync (see gateway.store.durable).
+        durable.sync(self.root, [*written, staging])
+        return self._commit(staging, target, synced=True)
 
     @staticmethod
-    def _start(record: MessageRecord, staging: Path) -> None:
+    def _start(record: MessageRecord, staging: Path, *, sync: bool = True) -> None:
         staging.mkdir()
-        _write(staging / "envelope.xml", record.envelope)
+        _write(staging / "envelope.xml", record.envelope, sync=sync)
         if record.signature:
-            _write(staging / "envelope.xml.p7s", record.signature)
+            _write(staging / "envelope.xml.p7s", record.signature, sync=sync)
 
-    def _commit(self, staging: Path, target: Path) -> str:
-        _fsync_dir(staging)
+    def _commit(self, staging: Path, target: Path, *, synced: bool = False) -> str:
+        if not synced:
+            _fsync_dir(staging)
         try:
             os.rename(staging, target)  # atomic: the export appears whole or not at all
         except OSError:
             if target.exists():  # another worker finished the same export first
                 shutil.rmtree(staging, ignore_errors=True)
+                durable.sync(self.root, [self.root])  # its rename may not be durable yet
                 return f"already in {target}"
             raise
-        _fsync_dir(self.root)
+        # The rename is durable before the caller marks the message handed off.
+        durable.sync(self.root, [self.root])
         return f"folder {target}"
 
 
@@ -193,11 +206,12 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, *, sync: bool = True) -> None:
     with path.open("xb") as fh:
         fh.write(data)
         fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            os.fsync(fh.fileno())
 
 
 async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:
@@ -208,14 +222,6 @@ async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:
         await asyncio.to_thread(os.fsync, fh.fileno())
     finally:
         fh.close()
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -3,7 +3,9 @@
 A blob lives at ``<root>/ab/cd/<64 hex digits>``. ``put`` streams into a temporary file under
 ``<root>/tmp`` (the same filesystem, so the final rename is atomic) while hashing, fsyncs it,
 renames it into place and fsyncs the directory, so a blob is durable before the database write
-that references it. Identical content lands on the same name, so storing it twice is harmless.
+that references it. A small blob (one coalescing batch) takes the same two steps through
+:mod:`gateway.store.durable` instead, sharing one filesystem sync with concurrent puts.
+Identical content lands on the same name, so storing it twice is harmless.
 
 File I/O runs in worker threads in large pieces (small chunks are coalesced first), so a 2 GiB
 stream neither blocks the event loop nor costs more memory than two pieces. A name is always
@@ -20,11 +22,13 @@ import io
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
+from gateway.store import durable
 from gateway.store.api import BlobRef
 
 T = TypeVar("T")
@@ -41,6 +45,8 @@ class FilesystemBlobStore:
         self.root = root
         self._tmp = root / "tmp"
         self._coalesce = coalesce
+        self._lock = threading.Lock()
+        self._unsynced: set[str] = set()  # digests renamed into place, their folder not synced
 
     def path(self, sha256: str) -> Path:
         """Where a blob lives; ValueError unless ``sha256`` is 64 lower-case hex digits."""
@@ -70,11 +76,23 @@ class FilesystemBlobStore:
     def _put_small(self, data: bytes, digest: str) -> None:
         final = self.path(digest)
         if final.is_file() and final.stat().st_size == len(data):
+            if digest in self._unsynced:  # placed by a concurrent put whose sync is pending
+                durable.sync(self.root, [final.parent])
             return  # the same content is already there, durable since its own put
         temp = _TempBlob(self._tmp)
         try:
-            temp.finish([data])
-            self._place(temp.path, digest, len(data))
+            temp.finish([data], sync=False)
+            # Two shared syncs (gateway.store.durable) instead of a fsync per file and folder:
+            # the content is durable before any name points at it, the name before we return.
+            durable.sync(self.root, [temp.path])
+            with self._lock:
+                self._unsynced.add(digest)
+            try:
+                folders = self._place(temp.path, digest, len(data), sync=False)
+                durable.sync(self.root, folders)
+            finally:
+                with self._lock:
+                    self._unsynced.discard(digest)
         except BaseException:
             temp.discard()
             raise
@@ -174,7 +192,9 @@ class FilesystemBlobStore:
             if file is not None:
                 file.close()
 
-    def _place(self, temp: Path, digest: str, size: int) -> None:
+    def _place(self, temp: Path, digest: str, size: int, *, sync: bool = True) -> list[Path]:
+        """Rename ``temp`` into place; returns the folders whose entries changed, already
+        fsynced unless ``sync`` is False (then the caller makes them durable)."""
         final = self.path(digest)
         folder = final.parent
         made = [p for p in (folder.parent, folder) if not p.is_dir()]
@@ -188,9 +208,11 @@ class FilesystemBlobStore:
         else:
             os.replace(temp, final)
         # The rename (and any new fan-out folder) is durable only once its folder is synced.
-        _fsync_dir(folder)
-        for created in reversed(made):
-            _fsync_dir(created.parent)
+        folders = [folder, *(created.parent for created in reversed(made))]
+        if sync:
+            for changed in folders:
+                _fsync_dir(changed)
+        return folders
 
 
 class _TempBlob:
@@ -211,10 +233,11 @@ class _TempBlob:
             while view:
                 view = view[os.write(self._fd, view) :]
 
-    def finish(self, chunks: list[bytes]) -> str:
+    def finish(self, chunks: list[bytes], *, sync: bool = True) -> str:
         self.write(chunks)
         assert self._fd is not None
-        os.fsync(self._fd)
+        if sync:
+            os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
         return self._hash.hexdigest()

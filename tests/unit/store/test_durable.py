@@ -1,0 +1,67 @@
+"""The shared filesystem sync: every caller is covered by a round that started after it."""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.store import durable
+
+
+def test_sync_covers_files_and_folders(tmp_path: Path) -> None:
+    file = tmp_path / "a"
+    file.write_bytes(b"x")
+    durable.sync(tmp_path, [file, tmp_path])
+
+
+def test_concurrent_callers_share_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if durable._SYNCFS is None:
+        pytest.skip("no syncfs here")
+    calls: list[int] = []
+    real = durable._SYNCFS
+    gate = threading.Event()
+
+    def slow(fd: int) -> int:
+        calls.append(fd)
+        gate.wait(5)
+        return real(fd)
+
+    monkeypatch.setattr(durable, "_SYNCFS", slow)
+    monkeypatch.setattr(durable, "_groups", {})
+    threads = [threading.Thread(target=durable.sync, args=(tmp_path, [])) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # all of them are waiting on the first round by now
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    # The first caller runs a round; all that arrive while it runs share the next one.
+    assert 1 <= len(calls) <= 2
+
+
+def test_failure_reaches_every_caller_of_the_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if durable._SYNCFS is None:
+        pytest.skip("no syncfs here")
+    monkeypatch.setattr(durable, "_SYNCFS", lambda fd: -1)
+    monkeypatch.setattr(durable.ctypes, "get_errno", lambda: errno.EIO)
+    monkeypatch.setattr(durable, "_groups", {})
+    with pytest.raises(OSError, match="syncfs"):
+        durable.sync(tmp_path, [])
+
+
+def test_without_syncfs_every_path_is_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[Path] = []
+    monkeypatch.setattr(durable, "_SYNCFS", None)
+    monkeypatch.setattr(durable, "fsync_path", synced.append)
+    file = tmp_path / "a"
+    file.write_bytes(b"x")
+    durable.sync(tmp_path, [file, tmp_path])
+    assert synced == [file, tmp_path]
