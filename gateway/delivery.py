@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway import envelope
 from gateway.config import Participant, RetryPolicy
+from gateway.doorbell import Doorbell
 from gateway.errors import GatewayError
 from gateway.model import Message, Notification, NotificationKind
 from gateway.retry import next_attempt_at, with_blip_retries
@@ -63,18 +64,19 @@ class DeliveryWorker:
         self.participant, self.policy, self.owner = participant, policy, owner
         self.lease, self.capacity, self.idle = lease, capacity, idle
         self.on_local, self.clock = on_local, clock
-        self._wake = asyncio.Event()
+        self._bell = Doorbell()
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_peer: dict[str, asyncio.Semaphore] = {}
 
     def wake(self) -> None:
         """Something was queued: look for due messages now instead of at the next poll."""
-        self._wake.set()
+        self._bell.ring()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then let the attempts in flight finish."""
         try:
             while not stop.is_set():
+                self._bell.reset()  # before looking: a ring while we look is kept
                 claimed = 0
                 room = self.capacity - len(self._inflight)
                 if room > 0:
@@ -83,7 +85,7 @@ class DeliveryWorker:
                     except Exception:
                         log.exception("claiming due messages failed; trying again shortly")
                 if claimed == 0 or len(self._inflight) >= self.capacity:
-                    await self._pause(stop)
+                    await self._bell.wait(stop, self.idle)
         finally:
             if self._inflight:
                 await asyncio.wait(self._inflight)
@@ -105,16 +107,9 @@ class DeliveryWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        self._wake.set()  # room for more
+        self._bell.ring()  # room for more
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed: %s", task.exception())
-
-    async def _pause(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-        await asyncio.wait(waits, timeout=self.idle, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waits:
-            waiter.cancel()
 
     async def deliver(self, record: MessageRecord) -> None:
         """One attempt (with its in-process blip retries) and its recorded outcome."""

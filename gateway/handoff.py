@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from gateway.doorbell import Doorbell
 from gateway.store import durable
 from gateway.store.api import BlobStore, MessageRecord, Store
 
@@ -142,27 +143,22 @@ class HandoffWorker:
         self.store, self.sink, self.owner = store, sink, owner
         self.lease, self.batch, self.idle, self.clock = lease, batch, idle, clock
         self.parallel = parallel
-        self._wake = asyncio.Event()
+        self._bell = Doorbell()
 
     def wake(self) -> None:
-        self._wake.set()
+        """Something was accepted: hand it off now instead of at the next poll."""
+        self._bell.ring()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._bell.reset()  # before looking: a ring while we look is kept
             try:
                 done = await self.run_once()
             except Exception:
                 log.exception("hand-off round failed; trying again shortly")
                 done = 0
             if done == 0:
-                self._wake.clear()
-                waits = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self._wake.wait()),
-                ]
-                await asyncio.wait(waits, timeout=self.idle, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waits:
-                    waiter.cancel()
+                await self._bell.wait(stop, self.idle)
 
     async def run_once(self) -> int:
         records = await self.store.claim_handoff(
