@@ -19,11 +19,15 @@ import time
 from pathlib import Path
 
 import aiohttp
-from e2e import Watch, letter, peak_rss_mib  # bench/ is the script's folder, first on sys.path
+from e2e import (  # bench/ is the script's folder, first on sys.path
+    Watch,
+    letter,
+    peak_rss_mib,
+    start_pair,
+)
 
 from gateway import localnet
 from gateway.intake import FileSpec
-from gateway.localnet import Member
 from gateway.model import FileRole
 
 
@@ -48,15 +52,7 @@ async def main() -> None:
         big = Path(tmp) / "scan.pdf"
         print(f"writing a {args.mib:,} MiB test file …", flush=True)
         expected = make_file(big, args.mib)
-        port_a, port_b = localnet.free_ports(2)
-        nodes = localnet.build(
-            Path(tmp) / "net",
-            [Member("ru-61", "Ростовская область", "6163000001", port_a),
-             Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
-        )  # fmt: skip
-        a, b = nodes["ru-61"], nodes["ru-14"]
-        a.start()
-        b.start()
+        a, b = start_pair(Path(tmp) / "net")
         try:
             watch = Watch(a, b)
             timeout = aiohttp.ClientTimeout(total=None, sock_read=600)

@@ -205,6 +205,20 @@ async def latency(
     return sorted(watch.done_at[i] - t for i, t in accepted.items())
 
 
+def start_pair(folder: Path) -> tuple[Node, Node]:
+    """Sender ru-61 (quick retries, see FAST_RETRY) and receiver ru-14, both started."""
+    port_a, port_b = localnet.free_ports(2)
+    nodes = localnet.build(
+        folder,
+        [Member("ru-61", "Ростовская область", "6163000001", port_a, extra=FAST_RETRY),
+         Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
+    )  # fmt: skip
+    a, b = nodes["ru-61"], nodes["ru-14"]
+    a.start()
+    b.start()
+    return a, b
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,15 +229,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        port_a, port_b = localnet.free_ports(2)
-        nodes = localnet.build(
-            Path(tmp),
-            [Member("ru-61", "Ростовская область", "6163000001", port_a, extra=FAST_RETRY),
-             Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
-        )  # fmt: skip
-        a, b = nodes["ru-61"], nodes["ru-14"]
-        a.start()
-        b.start()
+        a, b = start_pair(Path(tmp))
         try:
             watch = Watch(a, b)
             connector = aiohttp.TCPConnector(limit=args.clients + 8)

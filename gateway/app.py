@@ -37,13 +37,35 @@ from gateway.store.api import MessageRecord, StoreError
 from gateway.transport import wire
 from gateway.transport.client import Client, Result
 from gateway.transport.server import wire_app
-from gateway.transport.tls import client_context
+from gateway.transport.tls import client_context, server_context
 
 log = logging.getLogger(__name__)
 
 READY = web.AppKey("ready", asyncio.Event)
 DRAIN_SECONDS = 30.0
 IO_THREADS = 32  # how long shutdown waits for deliveries and hand-offs in flight
+
+
+def serve(identity: Identity) -> None:
+    """Run the gateway until SIGTERM/SIGINT, which end it gracefully: the workers drain, then
+    the store closes."""
+    config = identity.config
+    tls = config.tls
+    web.run_app(
+        create_app(identity),
+        host=config.listen_host,
+        port=config.listen_port,
+        ssl_context=(
+            server_context(tls.certificate, tls.private_key, client_ca=tls.client_ca)
+            if tls is not None
+            else None
+        ),
+        print=None,
+        shutdown_timeout=10,
+        access_log=None,
+        # aiohttp would keep reading a refused request's unread body for 10 s
+        handler_args={"lingering_time": 2.0},
+    )
 
 
 async def create_app(identity: Identity, *, owner: str | None = None) -> web.Application:

@@ -336,10 +336,7 @@ def run(config_path: Path, log_level: str) -> None:
     """Run the gateway: wire endpoint, local API, delivery and hand-off, until SIGTERM."""
     import logging
 
-    from aiohttp import web
-
-    from gateway.app import create_app
-    from gateway.transport.tls import server_context
+    from gateway.app import serve
 
     logging.basicConfig(
         level=log_level.upper(),
@@ -355,23 +352,7 @@ def run(config_path: Path, log_level: str) -> None:
         f"gateway {config.participant} on {scheme}://{config.listen_host}:{config.listen_port}"
     )
     try:
-        # SIGTERM and SIGINT end run_app gracefully: workers drain, then the store closes.
-        tls = config.tls
-        web.run_app(
-            create_app(ident),
-            host=config.listen_host,
-            port=config.listen_port,
-            ssl_context=(
-                server_context(tls.certificate, tls.private_key, client_ca=tls.client_ca)
-                if tls is not None
-                else None
-            ),
-            print=None,
-            shutdown_timeout=10,
-            access_log=None,
-            # aiohttp would keep reading a refused request's unread body for 10 s
-            handler_args={"lingering_time": 2.0},
-        )
+        serve(ident)
     except GatewayError as exc:
         fail(exc)
 
