@@ -24,7 +24,7 @@ from aiohttp import web
 
 from gateway.api import outbox
 from gateway.api.auth import Tokens
-from gateway.appkeys import DELIVERY, HANDOFF, IDENTITY, INTAKE, SESSION, STOPPING, STORE, TOKENS
+from gateway.appkeys import DELIVERY, HANDOFF, IDENTITY, INTAKE, STOPPING, STORE, TOKENS
 from gateway.config import Participant
 from gateway.delivery import DeliveryWorker
 from gateway.errors import GatewayError
@@ -152,7 +152,6 @@ async def _session_context(app: web.Application) -> AsyncIterator[None]:
         ssl=ssl_context if ssl_context is not None else True,
     )
     async with aiohttp.ClientSession(connector=connector) as session:
-        app[SESSION] = session
         client = Client(session, app[STORE].blobs, identity.trust, identity.config.participant)
         app[DELIVERY].send = client.send
         yield

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 from aiohttp import web
 
 from gateway.api.auth import Tokens
@@ -16,7 +15,6 @@ from gateway.store.api import Store
 
 IDENTITY = web.AppKey("identity", Identity)
 STORE = web.AppKey("store", Store)
-SESSION = web.AppKey("session", aiohttp.ClientSession)
 INTAKE = web.AppKey("intake", Intake)
 TOKENS = web.AppKey("tokens", Tokens)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)

@@ -100,11 +100,6 @@ class DeliveryWorker:
             task.add_done_callback(self._done)
         return len(records)
 
-    async def drain(self) -> None:
-        """Wait for every attempt in flight (tests and shutdown)."""
-        while self._inflight:
-            await asyncio.wait(set(self._inflight))
-
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._bell.ring()  # room for more
