@@ -5,6 +5,7 @@ element boundaries of hostile DER (der), reading a SignedData (cms), verificatio
 chains and participants (trust), and the demo PKI (demo).
 """
 
+from gateway.crypto.chains import TrustStore
 from gateway.crypto.demo import PROFILES, generate_key, issue_certificate, new_ca
 from gateway.crypto.keys import (
     PrivateKey,
@@ -14,7 +15,7 @@ from gateway.crypto.keys import (
     write_private_key,
 )
 from gateway.crypto.signer import CmsSigner
-from gateway.crypto.trust import ParticipantCertificate, TrustPolicy, TrustStore
+from gateway.crypto.trust import ParticipantCertificate, TrustPolicy
 from gateway.crypto.verifier import VerifiedSignature, load_signature, verify_detached
 
 __all__ = [

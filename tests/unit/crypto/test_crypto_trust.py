@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.crypto import CmsSigner, PrivateKey, TrustPolicy, TrustStore, demo
-from gateway.crypto import trust as trust_module
+from gateway.crypto import chains as chains_module
 from gateway.errors import ConfigError, SignatureError, TrustError
 from tests.unit.crypto.helpers import signed_at
 
@@ -287,7 +287,7 @@ def test_successful_chains_are_cached_but_windows_rechecked(
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the chain was built again")
 
-    monkeypatch.setattr(trust_module, "_link_problem", fail)
+    monkeypatch.setattr(chains_module, "_link_problem", fail)
     assert store.validate(alice.cert, at=now + timedelta(days=1)) == chain
     error = _error(lambda: store.validate(alice.cert, at=now + timedelta(days=5000)))
     assert "expired on" in error.message
