@@ -22,26 +22,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import datetime as dt
 import email.utils
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import aiohttp
 from aiohttp import hdrs, payload
-from aiohttp.abc import AbstractStreamWriter
 
 from gateway.crypto import TrustPolicy
 from gateway.errors import GatewayError
 from gateway.model import ErrorReport, Receipt
 from gateway.receipts import decode_error, decode_receipt
-from gateway.store.api import BlobStore, MessageRecord, StoredFile
+from gateway.store.api import BlobStore, MessageRecord
 from gateway.transport import wire
+from gateway.transport.blobpart import BlobPayload, settled
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ class Client:
         try:
             return await self._post(body, record, peer)
         finally:
-            await _settled(body)
+            await settled(body)
 
     async def _post(
         self, body: aiohttp.MultipartWriter, record: MessageRecord, peer: Peer
@@ -207,7 +206,7 @@ class Client:
             )
         )
         for file in record.files:
-            body.append_payload(_BlobPayload(self._blobs, file))
+            body.append_payload(BlobPayload(self._blobs, file))
         return body
 
     async def _answer(
@@ -297,102 +296,6 @@ class Client:
         oldest = self._clock() - wire.Limits().max_age
         self._trust.verify_from(peer.id, document, signature, oldest=oldest)
         return decode(document)
-
-
-class _BlobPayload(payload.Payload):
-    """A blob streamed as one part, with its size known up front, so that the part carries a
-    Content-Length (the receiver reads it without scanning for the boundary) and so does the
-    whole request (the receiver can refuse it before reading it).
-
-    The blob is opened when aiohttp writes the part and closed in ``finally``: when the peer
-    answers early (a refusal) aiohttp abandons the upload mid-file, and a reader left to the
-    garbage collector would leak its file until then.
-    """
-
-    _autoclose = True
-
-    def __init__(self, blobs: BlobStore, file: StoredFile) -> None:
-        super().__init__(
-            None,
-            content_type=wire.FILE_MEDIA_TYPE,
-            headers={"Content-ID": wire.content_id(file.file_id)},
-        )
-        self._blobs = blobs
-        self._file = file
-        self._size = file.size
-        self.idle = asyncio.Event()  # not being written; see _settled
-        self.idle.set()
-
-    async def write(self, writer: AbstractStreamWriter) -> None:
-        await self.write_with_length(writer, None)
-
-    async def write_with_length(
-        self, writer: AbstractStreamWriter, content_length: int | None
-    ) -> None:
-        self._consumed = True  # a blob stream cannot be replayed (a redirect would need it)
-        self.idle.clear()
-        chunks = self._blobs.read(self._file.sha256, chunk_size=wire.CHUNK)
-        sent = 0
-        try:
-            chunk = await _first(chunks)
-            while chunk:
-                sent += len(chunk)
-                if sent > self._file.size:
-                    raise ValueError(f"blob {self._file.sha256} is longer than declared")
-                await writer.write(chunk)
-                chunk = await anext(chunks, b"")
-        finally:
-            try:
-                if isinstance(chunks, AsyncGenerator):
-                    await chunks.aclose()
-            finally:
-                self.idle.set()
-        if sent != self._file.size:
-            raise ValueError(
-                f"blob {self._file.sha256} has {sent} bytes, {self._file.size} declared"
-            )
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        raise TypeError("a blob is streamed, never decoded")
-
-
-async def _settled(body: aiohttp.MultipartWriter, timeout: float = 10.0) -> None:
-    """Wait until no blob of ``body`` is still being read.
-
-    When the connection drops, aiohttp answers the request with an error but leaves the upload
-    task behind; it ends by itself at its next write. Waiting for it here means a finished
-    ``send`` leaves nothing running (no open file, nothing for a shutdown to wait for).
-    """
-    busy = [
-        part.idle.wait()
-        for part, _, _ in body
-        if isinstance(part, _BlobPayload) and not part.idle.is_set()
-    ]
-    if busy:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*busy), timeout)
-
-
-async def _first(chunks: AsyncIterator[bytes]) -> bytes:
-    """The first chunk of a blob, read to the end even if we are cancelled meanwhile.
-
-    The first read opens the file (in a thread, for the filesystem store). aiohttp cancels the
-    upload when the peer answers early or the connection drops, sometimes twice; a cancellation
-    that lands during the open would lose the open file. So the open is let finish, and the
-    cancellation passed on after it, when the reader can still be closed.
-    """
-    opening = asyncio.ensure_future(anext(chunks, b""))
-    cancelled: asyncio.CancelledError | None = None
-    while not opening.done():
-        try:
-            await asyncio.wait({opening})  # unlike awaiting it, this never cancels the read
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-    if cancelled is not None:
-        if not opening.cancelled():
-            opening.exception()  # the cancellation wins; a read error is secondary
-        raise cancelled
-    return opening.result()
 
 
 def _content_type(boundary: str) -> str:
