@@ -89,7 +89,7 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
         raise
 
     app = web.Application(
-        middlewares=[_json_errors], client_max_size=wire.Limits().max_request_bytes
+        middlewares=[_json_errors], client_max_size=config.limits.max_request_bytes
     )
     app[IDENTITY] = identity
     app[STORE] = store
@@ -98,7 +98,13 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
     handoff = HandoffWorker(store, FolderSink(config.handoff_folder or config.data_dir / "inbox"),
                             owner=owner)  # fmt: skip
     app[HANDOFF] = handoff
-    receiver = Receiver(config.participant, identity.signer, identity.trust, store,
+    limits = wire.Limits(
+        max_request_bytes=config.limits.max_request_bytes,
+        max_concurrent=config.limits.max_concurrent,
+        read_timeout=config.limits.read_timeout,
+        max_age=config.limits.max_age,
+    )
+    receiver = Receiver(config.participant, identity.signer, identity.trust, store, limits=limits,
                         on_accepted=handoff.wake)  # fmt: skip
     app.add_subapp(wire.PREFIX, wire_app(receiver))
     app.router.add_get("/healthz", _healthz)

@@ -38,6 +38,16 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class ReceiveLimits:
+    """What one inbound request may cost this gateway (the wire endpoint's limits)."""
+
+    max_request_bytes: int = 4 << 30  # a whole request; DESIGN §5 requires 2 GiB files to pass
+    max_concurrent: int = 64  # requests in progress; the next one gets 503 + Retry-After
+    read_timeout: float = 60.0  # seconds of silence from a peer mid-request, then 408
+    max_age: dt.timedelta = dt.timedelta(days=30)  # older envelopes and signatures are replays
+
+
+@dataclass(frozen=True)
 class KeyConfig:
     certificate: Path  # PEM: our certificate first, then its chain
     private_key: Path
@@ -89,6 +99,7 @@ class GatewayConfig:
     adapters: tuple[AdapterConfig, ...] = ()
     api_tokens_file: Path | None = None  # "name:token" lines; None: the local API is off
     tls: TlsConfig | None = None  # None: plain HTTP (the envelope signature is the authority)
+    limits: ReceiveLimits = ReceiveLimits()
     handoff_folder: Path | None = None  # where accepted messages go until adapters do it
 
 
@@ -227,6 +238,19 @@ def load(path: str | Path) -> GatewayConfig:
         )
     tls_section.done()
 
+    limits_section = top.table("limits")
+    base = ReceiveLimits()
+    limits = ReceiveLimits(
+        max_request_bytes=_positive_int(
+            limits_section, "max_request_mib", base.max_request_bytes >> 20
+        )
+        << 20,
+        max_concurrent=_positive_int(limits_section, "max_concurrent", base.max_concurrent),
+        read_timeout=_positive(limits_section, "read_timeout", base.read_timeout),
+        max_age=dt.timedelta(days=_positive(limits_section, "max_age_days", base.max_age.days)),
+    )
+    limits_section.done()
+
     keys_section = top.table("keys", required=True)
     keys = KeyConfig(
         certificate=keys_section.path("certificate"),
@@ -282,6 +306,7 @@ def load(path: str | Path) -> GatewayConfig:
         adapters=tuple(adapters),
         api_tokens_file=tokens_file,
         tls=tls,
+        limits=limits,
         handoff_folder=handoff_folder,
     )
 
