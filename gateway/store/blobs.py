@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
+from gateway.settle import settled
 from gateway.store import durable
 from gateway.store.api import BlobRef
 
@@ -70,7 +71,7 @@ class FilesystemBlobStore:
                 return await self._put_stream(_prepend(head, stream), max_size=max_size)
         data = b"".join(head)
         digest = hashlib.sha256(data).hexdigest()
-        await _settled(_in_thread(self._put_small, data, digest))
+        await settled(_in_thread(self._put_small, data, digest))
         return BlobRef(sha256=digest, size=len(data))
 
     def _put_small(self, data: bytes, digest: str) -> None:
@@ -107,7 +108,7 @@ class FilesystemBlobStore:
     ) -> BlobRef:
         opening = _in_thread(_TempBlob, self._tmp)
         try:
-            temp = await _settled(opening)
+            temp = await settled(opening)
         except asyncio.CancelledError:
             if not opening.exception():  # created after all: do not leave it behind
                 opening.result().discard()
@@ -125,14 +126,14 @@ class FilesystemBlobStore:
                 if batched >= self._coalesce:
                     # Double buffering: the previous piece is written while this one filled.
                     if pending is not None:
-                        await _settled(pending)
+                        await settled(pending)
                     pending = _in_thread(temp.write, batch)
                     batch, batched = [], 0
             if pending is not None:
-                await _settled(pending)
+                await settled(pending)
                 pending = None
-            digest = await _settled(_in_thread(temp.finish, batch))
-            await _settled(_in_thread(self._place, temp.path, digest, size))
+            digest = await settled(_in_thread(temp.finish, batch))
+            await settled(_in_thread(self._place, temp.path, digest, size))
         except BaseException:
             if pending is not None:
                 await _finished(pending)
@@ -172,7 +173,7 @@ class FilesystemBlobStore:
         # closed in the same hop (most files of a letter), so it costs one hop, not three.
         opening = _in_thread(_open_and_read, path, chunk_size)
         try:
-            file, first = await _settled(opening)
+            file, first = await settled(opening)
         except FileNotFoundError:
             raise KeyError(sha256) from None
         except asyncio.CancelledError:
@@ -186,7 +187,7 @@ class FilesystemBlobStore:
                 yield first
             if file is None:
                 return
-            while data := await _settled(_in_thread(file.read, chunk_size)):
+            while data := await settled(_in_thread(file.read, chunk_size)):
                 yield data
         finally:
             if file is not None:
@@ -282,24 +283,7 @@ def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> a
     return asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
 
 
-async def _settled(future: asyncio.Future[T]) -> T:
-    """Await a thread's work; if we are cancelled meanwhile, wait for the thread to finish
-    anyway before passing the cancellation on. Otherwise a cleanup could close a file while
-    the thread still writes to its descriptor (whose number may already name another file).
-    """
-    cancelled: asyncio.CancelledError | None = None
-    while not future.done():
-        try:
-            await asyncio.wait({future})  # unlike awaiting it, this never cancels the work
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-    if cancelled is not None:
-        future.exception()  # the cancellation wins; the work's own error is secondary
-        raise cancelled
-    return future.result()
-
-
 async def _finished(future: asyncio.Future[None]) -> None:
     """Wait for a thread's work on a failure path, whose own error is already propagating."""
     with contextlib.suppress(BaseException):
-        await _settled(future)
+        await settled(future)

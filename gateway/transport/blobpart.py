@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import payload
 from aiohttp.abc import AbstractStreamWriter
 
+from gateway.settle import settled
 from gateway.store.api import BlobStore, StoredFile
 from gateway.transport import wire
 
@@ -40,7 +41,7 @@ class BlobPayload(payload.Payload):
         self._blobs = blobs
         self._file = file
         self._size = file.size
-        self.idle = asyncio.Event()  # not being written; see _settled
+        self.idle = asyncio.Event()  # not being written; see uploads_finished
         self.idle.set()
 
     async def write(self, writer: AbstractStreamWriter) -> None:
@@ -76,7 +77,7 @@ class BlobPayload(payload.Payload):
         raise TypeError("a blob is streamed, never decoded")
 
 
-async def settled(body: aiohttp.MultipartWriter, timeout: float = 10.0) -> None:
+async def uploads_finished(body: aiohttp.MultipartWriter, timeout: float = 10.0) -> None:
     """Wait until no blob of ``body`` is still being read.
 
     When the connection drops, aiohttp answers the request with an error but leaves the upload
@@ -98,18 +99,6 @@ async def _first(chunks: AsyncIterator[bytes]) -> bytes:
 
     The first read opens the file (in a thread, for the filesystem store). aiohttp cancels the
     upload when the peer answers early or the connection drops, sometimes twice; a cancellation
-    that lands during the open would lose the open file. So the open is let finish, and the
-    cancellation passed on after it, when the reader can still be closed.
+    that lands during the open would lose the open file, so the open is let finish.
     """
-    opening = asyncio.ensure_future(anext(chunks, b""))
-    cancelled: asyncio.CancelledError | None = None
-    while not opening.done():
-        try:
-            await asyncio.wait({opening})  # unlike awaiting it, this never cancels the read
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-    if cancelled is not None:
-        if not opening.cancelled():
-            opening.exception()  # the cancellation wins; a read error is secondary
-        raise cancelled
-    return opening.result()
+    return await settled(asyncio.ensure_future(anext(chunks, b"")))

@@ -40,7 +40,7 @@ from gateway.model import ErrorReport, Receipt
 from gateway.receipts import decode_error, decode_receipt
 from gateway.store.api import BlobStore, MessageRecord
 from gateway.transport import wire
-from gateway.transport.blobpart import BlobPayload, settled
+from gateway.transport.blobpart import BlobPayload, uploads_finished
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Client:
         try:
             return await self._post(body, record, peer)
         finally:
-            await settled(body)
+            await uploads_finished(body)
 
     async def _post(
         self, body: aiohttp.MultipartWriter, record: MessageRecord, peer: Peer
