@@ -132,7 +132,7 @@ def build_config(
                 )
             continue
         values[name] = _convert(hints[name], options[name], base_dir, file, f"{key}.{name}")
-    return config_cls(**values)
+    return typing.cast(Any, described.cls.Config)(**values)
 
 
 def _convert(kind: Any, value: Any, base_dir: Path, file: str | None, key: str) -> Any:
