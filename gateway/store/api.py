@@ -257,8 +257,19 @@ class Store(Protocol):
 
     async def mark_handed_off(self, message_id: str, owner: str, *, detail: str) -> bool: ...
 
+    # --- correlations --------------------------------------------------------------------
+    async def put_correlation(self, scope: str, key: str, value: str) -> None:
+        """Keep ``value`` under (scope, key), replacing an earlier one (one transaction)."""
+        ...
+
+    async def get_correlation(self, scope: str, key: str) -> str | None: ...
+
     # --- reading -------------------------------------------------------------------------
     async def get(self, message_id: str) -> MessageRecord | None: ...
+
+    async def find_inbound(self, document_uid: str) -> MessageRecord | None:
+        """The newest inbound message carrying the document ``document_uid``."""
+        ...
 
     async def list_messages(
         self,

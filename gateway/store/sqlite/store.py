@@ -29,7 +29,7 @@ from gateway.store.api import (
     State,
 )
 from gateway.store.blobs import FilesystemBlobStore
-from gateway.store.sqlite import inbox, outbox, rows, schema
+from gateway.store.sqlite import inbox, outbox, rows, schema, tables
 from gateway.store.sqlite.connections import Synchronous, connect
 from gateway.store.sqlite.lock import DataDirLock
 from gateway.store.sqlite.tables import Clock
@@ -193,6 +193,28 @@ class SqliteStore:
             lambda conn: inbox.mark_handed_off(conn, message_id, owner, detail, self._clock)
         )
 
+    # --- correlations --------------------------------------------------------------------
+
+    async def put_correlation(self, scope: str, key: str, value: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO correlations (scope, key, value, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (scope, key, value, tables.now_us(self._clock)),
+            )
+
+        await self._writer.submit(write)
+
+    async def get_correlation(self, scope: str, key: str) -> str | None:
+        def query(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT value FROM correlations WHERE scope = ? AND key = ?", (scope, key)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._reader.submit(query)
+
     # --- reading -------------------------------------------------------------------------
 
     async def get(self, message_id: str) -> MessageRecord | None:
@@ -200,6 +222,17 @@ class SqliteStore:
             row = conn.execute(
                 rows.SELECT_MESSAGES + " WHERE message_id = ?",
                 (message_id,),
+            ).fetchone()
+            return None if row is None else rows.message_record(row)
+
+        return await self._reader.submit(query)
+
+    async def find_inbound(self, document_uid: str) -> MessageRecord | None:
+        def query(conn: sqlite3.Connection) -> MessageRecord | None:
+            row = conn.execute(
+                rows.SELECT_MESSAGES + " WHERE document_uid = ? AND direction = 'in'"
+                " ORDER BY id DESC LIMIT 1",
+                (document_uid,),
             ).fetchone()
             return None if row is None else rows.message_record(row)
 
