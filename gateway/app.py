@@ -24,7 +24,17 @@ from aiohttp import web
 
 from gateway.api import outbox
 from gateway.api.auth import Tokens
-from gateway.appkeys import DELIVERY, HANDOFF, IDENTITY, INTAKE, STOPPING, STORE, TOKENS
+from gateway.appkeys import (
+    ADAPTERS,
+    DELIVERY,
+    HANDOFF,
+    IDENTITY,
+    INTAKE,
+    STOPPING,
+    STORE,
+    TOKENS,
+)
+from gateway.bridge import AdapterHost
 from gateway.config import Participant
 from gateway.delivery import DeliveryWorker
 from gateway.errors import GatewayError
@@ -95,8 +105,8 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
     app[STORE] = store
     app[STOPPING] = asyncio.Event()
     app[READY] = asyncio.Event()
-    handoff = HandoffWorker(store, FolderSink(config.handoff_folder or config.data_dir / "inbox"),
-                            owner=owner)  # fmt: skip
+    folder = FolderSink(config.handoff_folder or config.data_dir / "inbox")
+    handoff = HandoffWorker(store, folder, owner=owner)
     app[HANDOFF] = handoff
     limits = wire.Limits(
         max_request_bytes=config.limits.max_request_bytes,
@@ -127,6 +137,14 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
     app[DELIVERY] = delivery
     app[INTAKE] = Intake(store, identity.signer, identity.router, config.participant,
                          config.retry, wake=delivery.wake)  # fmt: skip
+    if config.adapters:
+        try:
+            host = AdapterHost.build(config, store, app[INTAKE], fallback=folder)
+        except BaseException:
+            await store.close()
+            raise
+        app[ADAPTERS] = host
+        handoff.sink = host  # inbound messages now go to the local systems through adapters
 
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_session_context)
@@ -169,6 +187,9 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[DELIVERY].run(stop), name="delivery"),
         asyncio.create_task(app[HANDOFF].run(stop), name="hand-off"),
     ]
+    host = app.get(ADAPTERS)
+    if host is not None:
+        tasks.append(asyncio.create_task(host.run(stop), name="adapters"))
     app[READY].set()
     log.info("gateway %s ready", app[IDENTITY].config.participant)
     yield
@@ -179,6 +200,8 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
         log.warning("%s did not finish within %.0f s; stopping it", task.get_name(), DRAIN_SECONDS)
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if host is not None:
+        await host.close()
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from gateway.api.auth import Tokens
+from gateway.bridge import AdapterHost
 from gateway.delivery import DeliveryWorker
 from gateway.handoff import HandoffWorker
 from gateway.identity import Identity
@@ -20,3 +21,4 @@ TOKENS = web.AppKey("tokens", Tokens)
 DELIVERY = web.AppKey("delivery", DeliveryWorker)
 HANDOFF = web.AppKey("handoff", HandoffWorker)
 STOPPING = web.AppKey("stopping", asyncio.Event)
+ADAPTERS = web.AppKey("adapters", AdapterHost)

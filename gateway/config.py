@@ -23,6 +23,7 @@ from gateway.errors import ConfigError
 from gateway.model import OrgIdKind
 
 PARTICIPANT_ID = re.compile(r"[a-z0-9][a-z0-9.\-]{0,62}")
+_ADAPTER_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,18 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class AdapterConfig:
-    """One adapter instance; ``options`` are checked by the adapter's own typed config."""
+    """One adapter instance; ``options`` are checked by the adapter's own typed config.
+
+    ``id`` names the instance (default: the adapter's name; needed when one adapter is
+    configured twice). ``default`` marks the adapter that receives inbound documents when
+    several can (with one exporting adapter, it is the default by itself).
+    """
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    id: str = ""
+    default: bool = False
+    key: str = "adapters"  # where in the file it was configured, for errors
 
 
 @dataclass(frozen=True)
@@ -280,7 +289,7 @@ def load(path: str | Path) -> GatewayConfig:
         raise retry_section.error("jitter", "must be between 0 and 1 (a fraction of each delay)")
     retry_section.done()
 
-    adapters = []
+    adapters: list[AdapterConfig] = []
     raw_adapters = top.get("adapters", list, [])
     for index, raw in enumerate(raw_adapters):
         if not isinstance(raw, dict):
@@ -289,9 +298,22 @@ def load(path: str | Path) -> GatewayConfig:
             )
         section = _Section(file, f"adapters[{index}]", raw)
         name = section.get("name", str)
+        instance = section.get("id", str, re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._"))
+        if not _ADAPTER_ID.fullmatch(instance):
+            raise section.error("id", "must be lower-case letters, digits, '.', '-', '_'")
+        if instance in {a.id for a in adapters}:
+            raise section.error("id", f"{instance!r} is configured twice; give each an id")
         adapters.append(
-            AdapterConfig(name=name, options={k: v for k, v in raw.items() if k != "name"})
+            AdapterConfig(
+                name=name,
+                id=instance,
+                default=section.get("default", bool, False),
+                options={k: v for k, v in raw.items() if k not in ("name", "id", "default")},
+                key=section.prefix,
+            )
         )
+    if sum(a.default for a in adapters) > 1:
+        raise ConfigError("only one adapter may be the default", file=str(file), key="adapters")
     top.done()
     return GatewayConfig(
         path=file,

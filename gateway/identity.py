@@ -175,3 +175,24 @@ def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterato
     ours = signer.certificate.not_valid_after_utc
     if ours - now < EXPIRY_WARNING:
         yield Finding("warning", f"our own certificate expires on {ours:%Y-%m-%d %H:%M} UTC")
+    yield from _check_adapters(config)
+
+
+def _check_adapters(config: cfg.GatewayConfig) -> Iterator[Finding]:
+    from gateway.bridge import instantiate_config  # adapters are optional for the rest
+
+    exporting = 0
+    for entry in config.adapters:
+        try:
+            described, _ = instantiate_config(entry, config.path)
+        except GatewayError as exc:
+            yield Finding("error", str(exc))
+            continue
+        exporting += described.cls.capabilities.export
+        yield Finding("ok", f"adapter {entry.id!r}: {described.name} ({described.origin})")
+    if config.adapters and not exporting:
+        yield Finding(
+            "warning",
+            "no adapter exports inbound messages; they go to the hand-off folder "
+            f"{config.handoff_folder or config.data_dir / 'inbox'}",
+        )

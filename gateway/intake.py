@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from gateway.config import RetryPolicy
 from gateway.crypto import CmsSigner
-from gateway.model import Document, FileRef, FileRole, Message
+from gateway.model import Document, FileRef, FileRole, Message, Notification
 from gateway.modeljson import IntakeError
 from gateway.routing import Router
-from gateway.sealing import seal
-from gateway.store.api import Direction, MessageRecord, NewMessage, Store, StoredFile
+from gateway.sealing import Sealed, seal
+from gateway.store.api import BlobRef, Direction, MessageRecord, NewMessage, Store, StoredFile
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,7 @@ class Intake:
 
     async def store_file(self, spec: FileSpec, chunks: AsyncIterator[bytes]) -> FileRef:
         """Stream one submitted file into the blob store; its manifest entry."""
-        try:
-            blob = await self.store.blobs.put(chunks, max_size=self.limits.max_file_size)
-        except ValueError:
-            raise IntakeError(
-                f"file {spec.id!r} is larger than {self.limits.max_file_size:,} bytes",
-                code="intake.file_too_large",
-            ) from None
+        blob = await self._put(spec.id, chunks)
         return FileRef(
             id=spec.id,
             role=spec.role,
@@ -81,6 +75,21 @@ class Intake:
             description=spec.description,
             pages=spec.pages,
         )
+
+    async def store_file_ref(self, ref: FileRef, chunks: AsyncIterator[bytes]) -> FileRef:
+        """Stream a file an adapter described into the blob store; ``ref`` with the digest
+        and size of what was actually stored."""
+        blob = await self._put(ref.id, chunks)
+        return dataclasses.replace(ref, sha256=blob.sha256, size=blob.size)
+
+    async def _put(self, file_id: str, chunks: AsyncIterator[bytes]) -> BlobRef:
+        try:
+            return await self.store.blobs.put(chunks, max_size=self.limits.max_file_size)
+        except ValueError:
+            raise IntakeError(
+                f"file {file_id!r} is larger than {self.limits.max_file_size:,} bytes",
+                code="intake.file_too_large",
+            ) from None
 
     async def submit(
         self, document: Document, *, local_ref: str | None = None, actor: str = "local"
@@ -103,31 +112,83 @@ class Intake:
                 correlation_id=document.uid,
             )
             sealed.append((participant, seal(message, self.signer)))
-        records = []
-        for participant, envelope in sealed:
-            ref = None if local_ref is None else f"{local_ref}/{participant}"
-            record = await self.store.add_outbound(
-                NewMessage(
-                    message_id=envelope.message.message_id,
-                    direction=Direction.OUT,
-                    peer=participant,
-                    type=envelope.message.type,
-                    created_at=now,
-                    envelope=envelope.envelope,
-                    signature=envelope.signature,
-                    envelope_sha256=hashlib.sha256(envelope.envelope).hexdigest(),
-                    files=tuple(stored(f) for f in document.files),
-                    expires_at=envelope.message.expires,
-                    correlation_id=document.uid,
-                    document_uid=document.uid,
-                    registration_number=_number(document),
-                    local_ref=ref,
-                ),
-                actor=actor,
-            )
-            records.append(record)
+        records = [
+            await self._queue(envelope, document, local_ref, actor) for _, envelope in sealed
+        ]
         self.wake()
         return records
+
+    async def submit_notification(
+        self, notification: Notification, *, local_ref: str | None = None, actor: str = "local"
+    ) -> MessageRecord:
+        """Seal and queue a notification about a document we received (registered, refused …)
+        back to the participant that sent it. The document's message is found by
+        ``notification.message_id`` or, when that is empty or unknown, by its document uid."""
+        original = await self._received(notification)
+        if not notification.message_id or notification.message_id != original.message_id:
+            notification = dataclasses.replace(notification, message_id=original.message_id)
+        now = self.clock()
+        message = Message(
+            message_id=str(uuid.uuid4()),
+            created=now,
+            sender=self.participant,
+            recipient=original.peer,
+            payload=notification,
+            expires=now + self.policy.expire_after,
+            correlation_id=original.correlation_id or notification.document_uid,
+            in_reply_to=original.message_id,
+        )
+        record = await self._queue(seal(message, self.signer), notification, local_ref, actor)
+        self.wake()
+        return record
+
+    async def _received(self, notification: Notification) -> MessageRecord:
+        record = None
+        if notification.message_id:
+            record = await self.store.get(notification.message_id)
+            if record is not None and record.direction is not Direction.IN:
+                record = None
+        if record is None and notification.document_uid:
+            record = await self.store.find_inbound(notification.document_uid)
+        if record is None:
+            raise IntakeError(
+                f"no message with document {notification.document_uid!r}"
+                + (f" (message {notification.message_id})" if notification.message_id else "")
+                + " was received by this gateway; a notification can only answer a document"
+                " that came in through it",
+                code="intake.unknown_document",
+            )
+        return record
+
+    async def _queue(
+        self,
+        envelope: Sealed,
+        payload: Document | Notification,
+        local_ref: str | None,
+        actor: str,
+    ) -> MessageRecord:
+        message = envelope.message
+        ref = None if local_ref is None else f"{local_ref}/{message.recipient}"
+        registration = payload.registration
+        return await self.store.add_outbound(
+            NewMessage(
+                message_id=message.message_id,
+                direction=Direction.OUT,
+                peer=message.recipient,
+                type=message.type,
+                created_at=message.created,
+                envelope=envelope.envelope,
+                signature=envelope.signature,
+                envelope_sha256=hashlib.sha256(envelope.envelope).hexdigest(),
+                files=tuple(stored(f) for f in message.files),
+                expires_at=message.expires,
+                correlation_id=message.correlation_id,
+                document_uid=payload.uid if isinstance(payload, Document) else payload.document_uid,
+                registration_number=registration.number if registration else None,
+                local_ref=ref,
+            ),
+            actor=actor,
+        )
 
 
 def stored(file: FileRef) -> StoredFile:
@@ -146,7 +207,3 @@ def with_files(document: Document, files: list[FileRef]) -> Document:
                 code="intake.missing_file",
             )
     return dataclasses.replace(document, files=tuple(files))
-
-
-def _number(document: Document) -> str | None:
-    return document.registration.number if document.registration else None
