@@ -357,10 +357,12 @@ def run(config_path: Path, log_level: str) -> None:
         fail(exc)
 
 
+from gateway.cli_convert import convert  # noqa: E402
 from gateway.cli_queue import audit_group, queue  # noqa: E402  -- they import nothing from here
 
 main.add_command(queue)
 main.add_command(audit_group)
+main.add_command(convert)
 
 if __name__ == "__main__":
     main()
