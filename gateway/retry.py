@@ -55,7 +55,8 @@ async def with_blip_retries(
     transient; the last result is returned either way (the caller schedules the long retry)."""
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(BLIP_ATTEMPTS),
-        wait=tenacity.wait_exponential_jitter(initial=0.05, max=0.5, jitter=0.05),
+        # (wait_exponential_jitter would do, but its arguments changed between tenacity 8 and 9)
+        wait=tenacity.wait_exponential(multiplier=0.05, max=0.5) + tenacity.wait_random(0, 0.05),
         retry=tenacity.retry_if_result(is_transient),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         reraise=True,
