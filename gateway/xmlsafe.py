@@ -29,6 +29,7 @@ _DOCTYPE: Final = "<!DOCTYPE"
 _ENTITY = re.compile(r"<!ENTITY", re.IGNORECASE)
 _EXTERNAL_ID = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s+(SYSTEM|PUBLIC)\b")
 _BOMS: Final = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),  # EOS and .NET tools write UTF-8 with a BOM
     (b"\x00\x00\xfe\xff", "utf-32-be"),
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\xfe\xff", "utf-16-be"),
@@ -85,7 +86,7 @@ def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
             code="xml.too_large",
         )
     text = _scannable_text(bytes(data))
-    _refuse_unknown_encoding(text)
+    _refuse_unknown_encoding(text, utf8_bom=bytes(data[:3]) == b"\xef\xbb\xbf")
     _refuse_doctype(text)
     try:
         root = etree.fromstring(data, parser())
@@ -123,7 +124,7 @@ def _scannable_text(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _refuse_unknown_encoding(text: str) -> None:
+def _refuse_unknown_encoding(text: str, *, utf8_bom: bool = False) -> None:
     head = text.lstrip("\ufeff \t\r\n")
     if head and not head.startswith("<"):
         raise XmlSecurityError(
@@ -133,6 +134,12 @@ def _refuse_unknown_encoding(text: str) -> None:
         )
     declared = _DECLARED.match(head[:200])
     name = declared.group(1).strip().lower().replace("-", "").replace("_", "") if declared else ""
+    if utf8_bom and declared and name != "utf8":
+        raise XmlSecurityError(
+            f"the document starts with a UTF-8 byte-order mark but declares encoding "
+            f"{declared.group(1)[:40]!r}; save it as one or the other",
+            code="xml.encoding_forbidden",
+        )
     if declared and name not in ENCODINGS:
         raise XmlSecurityError(
             f"the document declares encoding {declared.group(1)[:40]!r}; accepted: UTF-8, "

@@ -242,3 +242,11 @@ def test_the_process_stays_healthy_after_every_attack() -> None:
                 xmlsafe.parse(attack)
     report = ErrorReport("xml.malformed", "ok", dt.datetime.now(dt.UTC), "ru-61")
     assert receipts.decode_error(receipts.encode_error(report)) == report
+
+
+def test_utf8_with_a_byte_order_mark_is_read_and_still_scanned() -> None:
+    root = xmlsafe.parse('\ufeff<?xml version="1.0" encoding="utf-8"?><a>письмо</a>'.encode())
+    assert root.text == "письмо"
+    with pytest.raises(XmlSecurityError) as caught:
+        xmlsafe.parse(b"\xef\xbb\xbf<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>")
+    assert caught.value.code in ("xml.doctype_forbidden", "xml.entity_forbidden")
