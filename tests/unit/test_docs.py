@@ -39,3 +39,15 @@ def test_the_local_api_example_in_the_operator_guide_is_accepted() -> None:
     document = from_json(Document, example["document"])
     specs = [from_json(FileSpec, f) for f in example["files"]]
     assert document.addressees and specs[1].signature_of == specs[0].id
+
+
+def test_every_adapter_error_code_is_in_the_adapter_docs() -> None:
+    used = {
+        m for path in (ROOT / "adapters").rglob("*.py") for m in CODE.findall(path.read_text())
+    }
+    assert {"format.invalid", "format.missing_file"} <= used  # the scan itself works
+    pages = [ROOT / "docs" / "adapters.md", *sorted((ROOT / "docs" / "adapters").glob("*.md"))]
+    documented = {
+        code for page in pages for code in re.findall(r"`([a-z_]+\.[a-z_.]+)`", page.read_text())
+    }
+    assert used - documented == set(), "document these codes in docs/adapters.md or its pages"
