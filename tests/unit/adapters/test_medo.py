@@ -3,7 +3,7 @@
 Native samples are real-shaped МЭДО message folders (windows-1251 and UTF-8, 2.2, 2.6, 2.7.1,
 notifications and acknowledgments; containers are built by zipfile in the fixtures). What the
 adapter writes is checked against the published xdms schemas (2.2, 2.6; 2.7.1 is 2.6 in a new
-namespace) when /work/shared is there, and always against the project's own schemas.
+namespace) when ../shared is there, and always against the project's own schemas.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class MedoConformance(AdapterConformance):
         # The published schemas: 2.7.1 is 2.6 with the urn:IEDMS:MESSAGE namespace.
         schema = official("2.2" if self.version == "2.2" else "2.6")
         if schema is None:
-            pytest.skip("the published xdms schemas (/work/shared/reference/medo) are missing")
+            pytest.skip("the published xdms schemas (../shared/reference/medo) are missing")
         text = data.replace(b"urn:IEDMS:MESSAGE", IEDMS.encode())
         assert schema.validate(etree.fromstring(text)), schema.error_log
 

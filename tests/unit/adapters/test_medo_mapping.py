@@ -50,7 +50,7 @@ def encode(tmp_path: Path, package: Package, name: str = "out", **options: objec
 # ---- reading ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="/work/shared/reference/medo is missing")
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/medo is missing")
 def test_the_published_refusal_becomes_a_refused_notification(tmp_path: Path) -> None:
     note = adapter(tmp_path).decode(REFERENCE / "medo22_notification_refused.xml").payload
     assert note == Notification(
@@ -69,7 +69,7 @@ def test_the_published_refusal_becomes_a_refused_notification(tmp_path: Path) ->
     )
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="/work/shared/reference/medo is missing")
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/medo is missing")
 def test_the_published_registration_carries_the_receivers_number(tmp_path: Path) -> None:
     package = adapter(tmp_path).decode(REFERENCE / "medo22_notification_registered.xml")
     note = package.payload
@@ -82,7 +82,7 @@ def test_the_published_registration_carries_the_receivers_number(tmp_path: Path)
     assert "medo.header_uid" not in package.context  # only documents are answered
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="/work/shared/reference/medo is missing")
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/medo is missing")
 def test_a_271_acknowledgment_is_received_for_the_message_it_names(tmp_path: Path) -> None:
     note = adapter(tmp_path).decode(REFERENCE / "medo271_acknowledgment_template.xml").payload
     assert isinstance(note, Notification)

@@ -34,7 +34,8 @@ from gateway.model import (
 )
 
 SAMPLES = Path(__file__).parent / "samples" / "medo"
-REFERENCE = Path("/work/shared/reference/medo")
+# the published schemas, beside the repository as ../shared (absent on most machines)
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "medo"
 T = dt.datetime(2026, 11, 21, 7, 15, tzinfo=dt.UTC)
 OWN_NAME = MedoAdapter.Config(Path("o"), Path("i")).organization
 

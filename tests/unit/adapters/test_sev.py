@@ -40,7 +40,8 @@ from gateway.model import (
 from tests.strategies import documents, notifications
 
 SAMPLES = Path(__file__).parent / "samples" / "sev"
-REFERENCE = Path("/work/shared/reference/sev")
+# the published schemas, beside the repository as ../shared (absent on most machines)
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "sev"
 OWN = SevConfig(Path("out"), Path("in")).own_organization
 T = dt.datetime(2026, 11, 21, 7, 15, tzinfo=dt.UTC)
 
