@@ -181,6 +181,25 @@ class Accepted:
     record: MessageRecord  # for a duplicate: the ORIGINAL record, with the original receipt
 
 
+@dataclass(frozen=True)
+class MessageQuery:
+    """What an operator searches messages by; every given field must match.
+
+    ``text`` matches a message id or document uid exactly, or a registration number as a
+    case-insensitive substring. ``since``/``until`` bound ``created_at`` (since inclusive,
+    until exclusive). Results are newest first; ``before`` (a message id) pages past a result.
+    """
+
+    text: str | None = None
+    peer: str | None = None
+    direction: Direction | None = None
+    states: tuple[State, ...] = ()
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    before: str | None = None
+    limit: int = 50
+
+
 class StoreError(GatewayError):
     """The gateway could not record it (disk full, database gone); nothing was changed."""
 
@@ -279,6 +298,11 @@ class Store(Protocol):
         limit: int = 100,
     ) -> list[MessageRecord]:
         """Newest first."""
+        ...
+
+    async def search(self, query: MessageQuery) -> list[MessageRecord]:
+        """Messages matching ``query``, newest first, at most ``query.limit``; an unknown
+        ``before`` id gives an empty page."""
         ...
 
     async def count_by_state(self) -> dict[tuple[Direction, State], int]: ...

@@ -18,6 +18,10 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 BUSY_TIMEOUT_MS = 10_000  # a CLI writing beside the gateway holds the lock for milliseconds
 
 
+def _fold(value: str | None) -> str | None:
+    return value.casefold() if value is not None else None
+
+
 def connect(
     path: Path, *, synchronous: Synchronous = "FULL", readonly: bool = False
 ) -> sqlite3.Connection:
@@ -44,6 +48,8 @@ def connect(
             conn.execute("PRAGMA journal_size_limit = 67108864")
         conn.execute("PRAGMA cache_size = -16384")  # 16 MiB per connection
         conn.execute("PRAGMA temp_store = MEMORY")
+        # SQLite folds only ASCII case; registration numbers are often Cyrillic ("ФМ-12/06").
+        conn.create_function("gw_fold", 1, _fold, deterministic=True)
     except BaseException:
         conn.close()
         raise

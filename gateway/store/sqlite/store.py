@@ -23,13 +23,14 @@ from gateway.store.api import (
     BlobStore,
     Direction,
     HistoryEntry,
+    MessageQuery,
     MessageRecord,
     NewMessage,
     Outcome,
     State,
 )
 from gateway.store.blobs import FilesystemBlobStore
-from gateway.store.sqlite import inbox, outbox, rows, schema, tables
+from gateway.store.sqlite import inbox, outbox, rows, schema, search, tables
 from gateway.store.sqlite.connections import Synchronous, connect
 from gateway.store.sqlite.lock import DataDirLock
 from gateway.store.sqlite.tables import Clock
@@ -253,6 +254,16 @@ class SqliteStore:
             return [rows.message_record(row[1:]) for row in conn.execute(sql, params)]
 
         return await self._reader.submit(query)
+
+    async def search(self, query: MessageQuery) -> list[MessageRecord]:
+        if query.limit <= 0:
+            return []
+        sql, params = search.query(query)
+
+        def run(conn: sqlite3.Connection) -> list[MessageRecord]:
+            return [rows.message_record(row[1:]) for row in conn.execute(sql, params)]
+
+        return await self._reader.submit(run)
 
     async def count_by_state(self) -> dict[tuple[Direction, State], int]:
         def query(conn: sqlite3.Connection) -> dict[tuple[Direction, State], int]:
