@@ -1,9 +1,9 @@
 """The operator's message search as one SQLite query (text built from constants only).
 
 Each filter is an indexed column where one exists (message id, document uid, peer, state);
-the registration number is matched as a case-insensitive substring
-(Unicode case folding, a function the connections register), which scans, bounded by ``LIMIT`` and by
-the other filters. Values are always parameters.
+the registration number is matched as a case-insensitive substring (Unicode case folding, a
+function the connections register), which scans, bounded by ``LIMIT`` and by the other
+filters. Values are always parameters.
 """
 
 from __future__ import annotations
