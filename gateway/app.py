@@ -22,14 +22,17 @@ from concurrent.futures import ThreadPoolExecutor
 import aiohttp
 from aiohttp import web
 
-from gateway.api import outbox
+from gateway.api import faces, outbox
 from gateway.api.auth import Tokens
+from gateway.api.guard import OPERATORS, guard
 from gateway.appkeys import (
+    ACTIVITY,
     ADAPTERS,
     DELIVERY,
     HANDOFF,
     IDENTITY,
     INTAKE,
+    METRICS,
     STOPPING,
     STORE,
     TOKENS,
@@ -41,6 +44,7 @@ from gateway.errors import GatewayError
 from gateway.handoff import FolderSink, HandoffWorker
 from gateway.identity import Identity
 from gateway.intake import Intake
+from gateway.metrics import Activity, Metrics
 from gateway.receiver import Receiver
 from gateway.store import open_store
 from gateway.store.api import MessageRecord, StoreError
@@ -94,12 +98,15 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
         if released:
             log.info("took back %d leases of a previous run", released)
         tokens = Tokens.load(config.api_tokens_file) if config.api_tokens_file else None
+        operators = (
+            Tokens.load(config.operator_tokens_file) if config.operator_tokens_file else None
+        )
     except BaseException:
         await store.close()
         raise
 
     app = web.Application(
-        middlewares=[_json_errors], client_max_size=config.limits.max_request_bytes
+        middlewares=[_json_errors, guard], client_max_size=config.limits.max_request_bytes
     )
     app[IDENTITY] = identity
     app[STORE] = store
@@ -122,6 +129,12 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
     if tokens is not None:
         app[TOKENS] = tokens
         app.router.add_post("/api/v1/outbox", outbox.submit)
+    if operators is not None:
+        app[OPERATORS] = operators
+    metrics = Metrics()
+    app[METRICS] = metrics
+    app[ACTIVITY] = Activity(store)
+    faces.add_routes(app)
 
     # The delivery worker and intake need the HTTP session, made in its own context below;
     # they are created here (the app cannot take new keys once started) and bound to it there.
@@ -133,6 +146,7 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
         config.retry,
         owner=owner,
         on_local=handoff.wake,
+        observe=metrics.delivery_outcome,
     )
     app[DELIVERY] = delivery
     app[INTAKE] = Intake(store, identity.signer, identity.router, config.participant,
@@ -186,6 +200,7 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(app[DELIVERY].run(stop), name="delivery"),
         asyncio.create_task(app[HANDOFF].run(stop), name="hand-off"),
+        asyncio.create_task(app[ACTIVITY].run(stop), name="activity"),
     ]
     host = app.get(ADAPTERS)
     if host is not None:
@@ -229,6 +244,8 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         if isinstance(exc, StoreError):
             log.error("store failure on %s: %s", request.path, exc)
         headers = {"Retry-After": "5"} if exc.http_status == 503 else None
+        if exc.http_status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="gateway"'}
         return web.json_response(
             {"code": exc.code, "message": exc.message}, status=exc.http_status, headers=headers
         )

@@ -12,6 +12,7 @@ from gateway.delivery import DeliveryWorker
 from gateway.handoff import HandoffWorker
 from gateway.identity import Identity
 from gateway.intake import Intake
+from gateway.metrics import Activity, Metrics
 from gateway.store.api import Store
 
 IDENTITY = web.AppKey("identity", Identity)
@@ -22,3 +23,5 @@ DELIVERY = web.AppKey("delivery", DeliveryWorker)
 HANDOFF = web.AppKey("handoff", HandoffWorker)
 STOPPING = web.AppKey("stopping", asyncio.Event)
 ADAPTERS = web.AppKey("adapters", AdapterHost)
+METRICS = web.AppKey("metrics", Metrics)
+ACTIVITY = web.AppKey("activity", Activity)

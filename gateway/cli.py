@@ -332,16 +332,14 @@ def config_check(config_path: Path, at: dt.datetime | None) -> None:
 @config_option
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info",
               show_default=True)  # fmt: skip
-def run(config_path: Path, log_level: str) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object per line, with message_id")  # fmt: skip
+def run(config_path: Path, log_level: str, log_format: str) -> None:
     """Run the gateway: wire endpoint, local API, delivery and hand-off, until SIGTERM."""
-    import logging
-
+    from gateway import logs
     from gateway.app import serve
 
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(log_level, log_format)
     try:
         ident = identity.load(config_path)
     except GatewayError as exc:

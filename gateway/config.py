@@ -107,6 +107,8 @@ class GatewayConfig:
     retry: RetryPolicy = RetryPolicy()
     adapters: tuple[AdapterConfig, ...] = ()
     api_tokens_file: Path | None = None  # "name:token" lines; None: the local API is off
+    # Operators' "name:token" lines; None: the operator API, console data and /metrics are off
+    operator_tokens_file: Path | None = None
     tls: TlsConfig | None = None  # None: plain HTTP (the envelope signature is the authority)
     limits: ReceiveLimits = ReceiveLimits()
     handoff_folder: Path | None = None  # where accepted messages go until adapters do it
@@ -234,6 +236,11 @@ def load(path: str | Path) -> GatewayConfig:
 
     api_section = top.table("api")
     tokens_file = api_section.path("tokens_file") if "tokens_file" in api_section.data else None
+    operators_file = (
+        api_section.path("operator_tokens_file")
+        if "operator_tokens_file" in api_section.data
+        else None
+    )
     api_section.done()
 
     tls_section = top.table("tls")
@@ -327,6 +334,7 @@ def load(path: str | Path) -> GatewayConfig:
         retry=retry,
         adapters=tuple(adapters),
         api_tokens_file=tokens_file,
+        operator_tokens_file=operators_file,
         tls=tls,
         limits=limits,
         handoff_folder=handoff_folder,

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 _CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # the error document's Code type
 
 Send = Callable[[MessageRecord, Participant], Awaitable[client.Result]]
+# Told of every recorded attempt: the message, its outcome, when the attempt started
+# (time.monotonic()) and when it ended; metrics and peer health listen here.
+Observer = Callable[[MessageRecord, Outcome, float, dt.datetime], None]
 
 
 class DeliveryWorker:
@@ -58,12 +62,13 @@ class DeliveryWorker:
         capacity: int = 64,
         idle: float = 0.5,
         on_local: Callable[[], None] = lambda: None,
+        observe: Observer | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.store, self.send, self.router = store, send, router
         self.participant, self.policy, self.owner = participant, policy, owner
         self.lease, self.capacity, self.idle = lease, capacity, idle
-        self.on_local, self.clock = on_local, clock
+        self.on_local, self.clock, self.observe = on_local, clock, observe
         self._bell = Doorbell()
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_peer: dict[str, asyncio.Semaphore] = {}
@@ -108,13 +113,21 @@ class DeliveryWorker:
 
     async def deliver(self, record: MessageRecord) -> None:
         """One attempt (with its in-process blip retries) and its recorded outcome."""
+        started = time.monotonic()
         outcome = await self._attempt(record)
+        extra = {"message_id": record.message_id}
         if not await self.store.finish_attempt(record.message_id, self.owner, outcome):
-            log.warning("lost the lease of %s; another worker owns it now", record.message_id)
+            log.warning("lost the lease of %s; another worker owns it now", record.message_id,
+                        extra=extra)  # fmt: skip
             return
         if isinstance(outcome, Rejected | Expired):
             self.on_local()
-        log.info("message %s: %s", record.message_id, _describe(outcome))
+        if self.observe is not None:
+            try:
+                self.observe(record, outcome, started, self.clock())
+            except Exception:  # figures must never cost a delivery
+                log.exception("recording metrics for %s failed", record.message_id, extra=extra)
+        log.info("message %s: %s", record.message_id, _describe(outcome), extra=extra)
 
     async def _attempt(self, record: MessageRecord) -> Outcome:
         now = self.clock()

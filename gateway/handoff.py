@@ -181,9 +181,12 @@ class HandoffWorker:
         except Exception as exc:
             # The lease runs out and a later round tries again; the sink's error is logged
             # with the message id so an operator can find it.
-            log.error("hand-off of %s to %s failed: %s", record.message_id, self.sink.name, exc)
+            log.error("hand-off of %s to %s failed: %s", record.message_id, self.sink.name, exc,
+                      extra={"message_id": record.message_id})  # fmt: skip
             return
-        await self.store.mark_handed_off(record.message_id, self.owner, detail=detail)
+        if await self.store.mark_handed_off(record.message_id, self.owner, detail=detail):
+            log.info("message %s handed off: %s", record.message_id, detail,
+                     extra={"message_id": record.message_id})  # fmt: skip
 
 
 def _safe(name: str) -> str:

@@ -63,7 +63,8 @@ class Node:
 
     member: Member
     folder: Path
-    token: str
+    token: str  # the local API's token (name "local")
+    operator_token: str = ""  # the operator API's token (name "operator")
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -202,6 +203,10 @@ def build(folder: Path, members: Sequence[Member], *, tls: bool = False) -> dict
         tokens = node_dir / "api.tokens"
         tokens.write_text(f"local:{token}\n")
         tokens.chmod(0o600)
+        operator_token = secrets.token_urlsafe(24)
+        operators = node_dir / "operators.tokens"
+        operators.write_text(f"operator:{operator_token}\n")
+        operators.chmod(0o600)
         (node_dir / "gateway.toml").write_text(
             "[gateway]\n"
             f'participant = "{member.id}"\n'
@@ -214,6 +219,7 @@ def build(folder: Path, members: Sequence[Member], *, tls: bool = False) -> dict
             f'profile = "{member.profile}"\n'
             "[api]\n"
             'tokens_file = "api.tokens"\n'
+            'operator_tokens_file = "operators.tokens"\n'
             + (
                 "[tls]\n"
                 f'certificate = "../keys/{member.id}-tls.pem"\n'
@@ -225,7 +231,7 @@ def build(folder: Path, members: Sequence[Member], *, tls: bool = False) -> dict
             + member.extra,
             encoding="utf-8",
         )
-        nodes[member.id] = Node(member, node_dir, token)
+        nodes[member.id] = Node(member, node_dir, token, operator_token)
     return nodes
 
 

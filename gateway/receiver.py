@@ -158,13 +158,15 @@ class Receiver:
         try:
             self._on_accepted()
         except Exception:  # the message is committed; a failing wake-up must not unsay that
-            log.exception("on_accepted failed after message %s", message.message_id)
+            log.exception("on_accepted failed after message %s", message.message_id,
+                          extra={"message_id": message.message_id})  # fmt: skip
         log.info(
             "accepted message %s from %s (%d files, %d bytes)",
             message.message_id,
             message.sender,
             len(files),
             budget.used,
+            extra={"message_id": message.message_id},
         )
         return Answer(receipt, receipt_signature)
 
@@ -321,7 +323,8 @@ def _original(record: MessageRecord, message: Message, envelope_sha256: str) -> 
         )
     if record.receipt is None or record.receipt_signature is None:
         raise RuntimeError(f"inbound message {record.message_id} is stored without its receipt")
-    log.info("message %s from %s is a duplicate", message.message_id, message.sender)
+    log.info("message %s from %s is a duplicate", message.message_id, message.sender,
+             extra={"message_id": message.message_id})  # fmt: skip
     return Answer(record.receipt, record.receipt_signature, duplicate=True)
 
 
