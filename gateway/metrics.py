@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -106,10 +107,8 @@ class Activity:
                 await self.sample()
             except Exception as exc:  # a store blip must not end the sampling
                 log.warning("sampling queue depth failed: %s", exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.every)
-            except TimeoutError:
-                pass
 
     def series(self) -> list[dict[str, object]]:
         """Samples with throughput per minute since the previous sample."""

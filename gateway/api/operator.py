@@ -73,7 +73,9 @@ def _time(request: web.Request, name: str) -> dt.datetime | None:
         try:
             value = dt.datetime.combine(dt.date.fromisoformat(raw), dt.time())
         except ValueError:
-            raise QueryError(f"{name}: expected a date (2026-11-21) or a time, not {raw!r}") from None
+            raise QueryError(
+                f"{name}: expected a date (2026-11-21) or a time, not {raw!r}"
+            ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
