@@ -22,12 +22,13 @@ from gateway.cli_options import config_option
 from gateway.config import PARTICIPANT_ID
 from gateway.crypto import (
     PROFILES,
+    AnyPrivateKey,
     CmsSigner,
     TrustPolicy,
     issue_certificate,
     load_certificates,
-    load_private_key,
     load_signature,
+    load_signing_key,
     new_ca,
     write_certificate,
     write_private_key,
@@ -124,9 +125,10 @@ def keys_new(
             "make a new CA (every certificate it issued then needs reissuing)",
             code="keys.ca_incomplete",
         )
+    ca_key: AnyPrivateKey
     if ca_pem.exists():
         ca_cert = load_certificates(ca_pem)[0]
-        ca_key = load_private_key(ca_key_path)
+        ca_key = load_signing_key(ca_key_path)
         click.echo(f"using the existing CA {describe(ca_cert)}")
     else:
         ca_cert, ca_key = new_ca(profile=profile)
@@ -356,11 +358,15 @@ def run(config_path: Path, log_level: str, log_format: str) -> None:
 
 
 from gateway.cli_convert import convert  # noqa: E402
+from gateway.cli_demo import demo  # noqa: E402
+from gateway.cli_db import db  # noqa: E402
 from gateway.cli_queue import audit_group, queue  # noqa: E402  -- they import nothing from here
 
 main.add_command(queue)
 main.add_command(audit_group)
 main.add_command(convert)
+main.add_command(demo)
+main.add_command(db)
 
 if __name__ == "__main__":
     main()

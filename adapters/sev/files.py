@@ -59,14 +59,18 @@ def read_files(
         disk, path = take(attr(element, "ResourceID"), at, "format.missing_file", "file")
         role = FileRole.ATTACHMENT if refs else FileRole.MAIN
         name = _shown_name(text(element, "Description"), text(element, "Extension"), disk)
+        file_id = _safe_id(file_id, f"file-{n}")
         refs.append(describe(path, id=file_id, role=role, name=name))
         paths[file_id] = path
         for k, eds in enumerate(find_all(element, "EDS"), start=1):
             disk, path = take(
                 attr(eds, "ResourceID"), f"{at}/EDS[{k}]", "format.missing_signature", "signature"
             )
-            refs.append(describe(path, id=disk, role=FileRole.SIGNATURE, signature_of=file_id))
-            paths[disk] = path
+            sig_id = _safe_id(disk, f"{file_id}-sig{k}")
+            refs.append(
+                describe(path, id=sig_id, role=FileRole.SIGNATURE, name=disk, signature_of=file_id)
+            )
+            paths[sig_id] = path
     if len(paths) != len(refs):
         raise FormatError(
             f"{where}: two files have the same id (File/@UID, or a File/@UID "
@@ -161,3 +165,12 @@ def _split_name(name: str) -> tuple[str, str]:
     if stem.casefold().endswith("." + suffix.casefold()):
         return name, suffix  # "a.pdf.pdf": the whole name, or it would come back as "a.pdf"
     return stem, suffix
+
+
+# The envelope's file ids are ASCII tokens (xsd/common-1.xsd, type Id); ДЕЛО's UIDs are GUIDs,
+# but a signature is known only by its file name, often Cyrillic ("Письмо.pdf.sig").
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:{}\-]{0,127}")
+
+
+def _safe_id(candidate: str, fallback: str) -> str:
+    return candidate if _ID.fullmatch(candidate) else fallback

@@ -109,9 +109,13 @@ def _files(files: tuple[FileRef, ...]) -> tuple[FileRef, ...]:
     for n, ref in enumerate(plain):
         role = FileRole.MAIN if n == 0 else FileRole.ATTACHMENT
         result.append(_lost(dataclasses.replace(ref, role=role)))
-        for sig in (f for f in files if f.role is FileRole.SIGNATURE and f.signature_of == ref.id):
+        signatures = (f for f in files if f.role is FileRole.SIGNATURE and f.signature_of == ref.id)
+        for k, sig in enumerate(signatures, start=1):
             name = sig.name if sig.name.lower().endswith(".sig") else f"{sig.name}.sig"
-            result.append(_lost(dataclasses.replace(sig, id=name, name=name)))
+            # an id is the file name when that is a valid envelope id (ASCII), else made up
+            sig_id = name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:{}\-]{0,127}", name) else (
+                f"{ref.id}-sig{k}")  # fmt: skip
+            result.append(_lost(dataclasses.replace(sig, id=sig_id, name=name)))
     return tuple(result)
 
 
