@@ -358,8 +358,8 @@ def run(config_path: Path, log_level: str, log_format: str) -> None:
 
 
 from gateway.cli_convert import convert  # noqa: E402
-from gateway.cli_demo import demo  # noqa: E402
 from gateway.cli_db import db  # noqa: E402
+from gateway.cli_demo import demo  # noqa: E402
 from gateway.cli_queue import audit_group, queue  # noqa: E402  -- they import nothing from here
 
 main.add_command(queue)
