@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test install lint bench clean
+.PHONY: test install lint bench clean demo
 
 $(BIN)/gateway: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -q
+
+demo: install
+	$(BIN)/gateway demo
 
 bench: install
 	$(BIN)/python bench/envelope.py
