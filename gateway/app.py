@@ -77,8 +77,9 @@ def serve(identity: Identity) -> None:
         print=None,
         shutdown_timeout=10,
         access_log=None,
-        # aiohttp would keep reading a refused request's unread body for 10 s
-        handler_args={"lingering_time": 2.0},
+        # aiohttp would keep reading a refused request's unread body for 10 s (passed on to
+        # each connection's request handler)
+        lingering_time=2.0,
     )
 
 
