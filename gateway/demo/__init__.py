@@ -156,7 +156,7 @@ def run(folder: Path, *, once: bool, echo: Callable[[str], None]) -> bool:
              f"; details in {folder / 'result.json'}")  # fmt: skip
         if once:
             return ok
-        echo("\nconsoles (log in with the token in each gateway's operators.tokens file):")
+        echo("\nconsoles (log in with the text after 'operator:' in the operators.tokens named):")
         for pid, node in demo.nodes.items():
             echo(f"  {pid:<13} {node.url}/console/   token: {node.folder / 'operators.tokens'}")
         echo("local systems' folders: " + str(demo.local))
