@@ -112,6 +112,17 @@ _PARTNER: JSON = {
 }  # fmt: skip
 
 
+def _action(summary: str, operation: str, done: str, conflict: str) -> JSON:
+    """An operator action on one message (written to the audit log with the operator's name)."""
+    return {"post": {
+        "summary": f"{summary} (written to the audit log)",
+        "operationId": operation,
+        "parameters": [_MESSAGE_ID],
+        "responses": {"200": _json(_ref("MessageSummary"), done),
+                      "409": _json(_ref("Error"), conflict), **_NOT_FOUND, **_ERRORS},
+    }}  # fmt: skip
+
+
 def document() -> JSON:
     """The whole OpenAPI document."""
     p = PREFIX
@@ -198,22 +209,12 @@ def document() -> JSON:
                     "404": _json(_ref("Error"), "No such message, or no receipt yet"),
                     **_ERRORS},
             }},
-            f"{p}/messages/{{message_id}}/retry": {"post": {
-                "summary": "Resend a dead letter now (written to the audit log)",
-                "operationId": "retryMessage",
-                "parameters": [_MESSAGE_ID],
-                "responses": {"200": _json(_ref("MessageSummary"), "Queued again"),
-                              "409": _json(_ref("Error"), "Not an outbound dead letter"),
-                              **_NOT_FOUND, **_ERRORS},
-            }},
-            f"{p}/messages/{{message_id}}/cancel": {"post": {
-                "summary": "Cancel a queued letter (written to the audit log)",
-                "operationId": "cancelMessage",
-                "parameters": [_MESSAGE_ID],
-                "responses": {"200": _json(_ref("MessageSummary"), "Cancelled"),
-                              "409": _json(_ref("Error"), "Not a queued outbound letter"),
-                              **_NOT_FOUND, **_ERRORS},
-            }},
+            f"{p}/messages/{{message_id}}/retry": _action(
+                "Resend a dead letter now", "retryMessage", "Queued again",
+                "Not an outbound dead letter"),
+            f"{p}/messages/{{message_id}}/cancel": _action(
+                "Cancel a queued letter", "cancelMessage", "Cancelled",
+                "Not a queued outbound letter, or being delivered right now"),
             f"{p}/partners": {"get": {
                 "summary": "Partners: endpoints, certificates with validity, last contact",
                 "operationId": "partners",
