@@ -22,12 +22,13 @@ from gateway.cli_options import config_option
 from gateway.config import PARTICIPANT_ID
 from gateway.crypto import (
     PROFILES,
+    AnyPrivateKey,
     CmsSigner,
     TrustPolicy,
     issue_certificate,
     load_certificates,
-    load_private_key,
     load_signature,
+    load_signing_key,
     new_ca,
     write_certificate,
     write_private_key,
@@ -124,9 +125,10 @@ def keys_new(
             "make a new CA (every certificate it issued then needs reissuing)",
             code="keys.ca_incomplete",
         )
+    ca_key: AnyPrivateKey
     if ca_pem.exists():
         ca_cert = load_certificates(ca_pem)[0]
-        ca_key = load_private_key(ca_key_path)
+        ca_key = load_signing_key(ca_key_path)
         click.echo(f"using the existing CA {describe(ca_cert)}")
     else:
         ca_cert, ca_key = new_ca(profile=profile)
@@ -232,7 +234,8 @@ def sign(
         raise GatewayError(
             f"{target} already exists; use --force to replace it", code="sign.exists"
         )
-    signature = signer.sign(file.read_bytes())
+    with file.open("rb") as content:
+        signature = signer.sign_stream(content)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_bytes(signature)
     os.replace(tmp, target)

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gateway import config as cfg
 from gateway.crypto import CmsSigner, TrustPolicy, TrustStore, load_certificates
 from gateway.crypto.cms import describe
+from gateway.crypto.demo import GOST_PROFILES
+from gateway.crypto.gost import cms as gost_cms
 from gateway.errors import ConfigError, GatewayError
 from gateway.routing import Router
 
@@ -86,6 +88,11 @@ def _named(config: cfg.GatewayConfig, build: Callable[[], TrustPolicy]) -> Trust
 
 
 def _profile_mismatch(profile: str, certificate: x509.Certificate) -> str | None:
+    gost = gost_cms.key_profile(certificate)  # cryptography cannot read a GOST key
+    if gost is not None or profile in GOST_PROFILES:
+        if gost == profile:
+            return None
+        return f"profile {profile!r} does not match our certificate's key ({gost or 'not GOST'})"
     key = certificate.public_key()
     if profile in ("rsa", "rsa-pss"):
         ok = isinstance(key, rsa.RSAPublicKey)

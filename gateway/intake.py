@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from gateway.config import RetryPolicy
 from gateway.crypto import CmsSigner
+from gateway.crypto.gost.streebog import Streebog, hashed
 from gateway.model import Document, FileRef, FileRole, Message, Notification
 from gateway.modeljson import IntakeError
 from gateway.routing import Router
@@ -63,7 +64,7 @@ class Intake:
 
     async def store_file(self, spec: FileSpec, chunks: AsyncIterator[bytes]) -> FileRef:
         """Stream one submitted file into the blob store; its manifest entry."""
-        blob = await self._put(spec.id, chunks)
+        blob, streebog256 = await self._put(spec.id, chunks)
         return FileRef(
             id=spec.id,
             role=spec.role,
@@ -71,6 +72,7 @@ class Intake:
             media_type=spec.media_type,
             size=blob.size,
             sha256=blob.sha256,
+            streebog256=streebog256,
             signature_of=spec.signature_of,
             description=spec.description,
             pages=spec.pages,
@@ -79,17 +81,24 @@ class Intake:
     async def store_file_ref(self, ref: FileRef, chunks: AsyncIterator[bytes]) -> FileRef:
         """Stream a file an adapter described into the blob store; ``ref`` with the digest
         and size of what was actually stored."""
-        blob = await self._put(ref.id, chunks)
-        return dataclasses.replace(ref, sha256=blob.sha256, size=blob.size)
+        blob, streebog256 = await self._put(ref.id, chunks)
+        return dataclasses.replace(ref, sha256=blob.sha256, size=blob.size, streebog256=streebog256)
 
-    async def _put(self, file_id: str, chunks: AsyncIterator[bytes]) -> BlobRef:
+    async def _put(self, file_id: str, chunks: AsyncIterator[bytes]) -> tuple[BlobRef, str | None]:
+        """The stored blob, and under the GOST profile the file's Streebog-256 digest, taken
+        in the same pass (the manifest then carries both)."""
+        hasher = Streebog("streebog256") if self.signer.gost else None
         try:
-            return await self.store.blobs.put(chunks, max_size=self.limits.max_file_size)
+            blob = await self.store.blobs.put(
+                chunks if hasher is None else hashed(chunks, hasher),
+                max_size=self.limits.max_file_size,
+            )
         except ValueError:
             raise IntakeError(
                 f"file {file_id!r} is larger than {self.limits.max_file_size:,} bytes",
                 code="intake.file_too_large",
             ) from None
+        return blob, None if hasher is None else hasher.hexdigest()
 
     async def submit(
         self, document: Document, *, local_ref: str | None = None, actor: str = "local"

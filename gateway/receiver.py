@@ -6,7 +6,9 @@ envelope names as sender BEFORE any file part is read: a forged sender never get
 byte into our blob store. Then the recipient, the dedupe (a known message id gets its original
 receipt, even when it is old) and the replay window; then each file is streamed into the blob
 store with the manifest's size as a hard cap and its digest compared after; then the receipt is
-signed and the message, its receipt and the audit record are committed in one write.
+signed and the message, its receipt and the audit record are committed in one write. Under the
+GOST profile (an envelope signed with GOST R 34.10-2012) every file must also carry the
+Streebog-256 digest, computed in the same pass; a Streebog digest is checked whenever present.
 
 A refusal is raised as a :class:`~gateway.errors.GatewayError` with its stable code; the HTTP
 layer turns it into a signed error document with :meth:`Receiver.refusal`. This module never
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.crypto import CmsSigner, TrustPolicy
+from gateway.crypto.gost.streebog import Streebog
+from gateway.crypto.gost.streebog import hashed as streebog_hashed
 from gateway.envelope import decode as decode_envelope
 from gateway.errors import GatewayError
 from gateway.model import Document, ErrorReport, FileDigest, FileRef, Message, Receipt
@@ -122,7 +126,7 @@ class Receiver:
         # The signing time is the signer's claim: bound it by the replay window, so the holder
         # of an expired key cannot backdate a signature to when its certificate was valid.
         oldest = self._clock() - self.limits.max_age - self.limits.clock_skew
-        verify_sender(message, envelope, signature, self._trust, oldest=oldest)
+        verified = verify_sender(message, envelope, signature, self._trust, oldest=oldest)
         inbound.message_id, inbound.sender = message.message_id, message.sender
         if message.recipient != self.participant:
             raise WireError(
@@ -134,7 +138,8 @@ class Receiver:
         if known is not None:  # the id is taken by another message: a conflict, now verified
             return _original(known, message, envelope_sha256)
         self._check_window(message)
-        files = await self._receive_files(message, parts, budget)
+        gost = verified.digest_algorithm.startswith("streebog")
+        files = await self._receive_files(message, parts, budget, gost=gost)
         receipt = encode_receipt(
             Receipt(
                 message_id=message.message_id,
@@ -213,9 +218,16 @@ class Receiver:
             )
 
     async def _receive_files(
-        self, message: Message, parts: AsyncIterator[Part], budget: _Budget
+        self, message: Message, parts: AsyncIterator[Part], budget: _Budget, *, gost: bool
     ) -> tuple[StoredFile, ...]:
         manifest = {f.id: f for f in message.files}
+        unhashed = [f.id for f in message.files if f.streebog256 is None]
+        if gost and unhashed:
+            raise WireError(
+                f"the envelope is signed under the GOST profile, but file {unhashed[0]!r} has "
+                "no Streebog-256 digest in the manifest",
+                code="file.digest_missing",
+            )
         if len(manifest) > self.limits.max_files:
             raise WireError(
                 f"the manifest lists {len(manifest):,} files, over the limit of "
@@ -247,9 +259,11 @@ class Receiver:
         return tuple(stored[f.id] for f in message.files)
 
     async def _receive_file(self, ref: FileRef, part: Part, budget: _Budget) -> StoredFile:
+        streebog = Streebog("streebog256") if ref.streebog256 is not None else None
         try:
             async with aclosing(_gathered(part, budget)) as chunks:
-                blob = await self._store.blobs.put(chunks, max_size=ref.size)
+                source = chunks if streebog is None else streebog_hashed(chunks, streebog)
+                blob = await self._store.blobs.put(source, max_size=ref.size)
         except ValueError:  # the blob store's answer to more than max_size bytes
             raise WireError(
                 f"file {ref.id!r} is longer than the {ref.size:,} bytes its manifest entry says",
@@ -263,6 +277,11 @@ class Receiver:
         if blob.sha256 != ref.sha256:
             raise WireError(
                 f"file {ref.id!r} does not match the SHA-256 digest of its manifest entry",
+                code="file.digest_mismatch",
+            )
+        if streebog is not None and streebog.hexdigest() != ref.streebog256:
+            raise WireError(
+                f"file {ref.id!r} does not match the Streebog-256 digest of its manifest entry",
                 code="file.digest_mismatch",
             )
         return StoredFile(file_id=ref.id, name=ref.name, sha256=blob.sha256, size=blob.size)

@@ -2,15 +2,25 @@
 
 Import from here; the submodules are one concept each: key files (keys), signing (signer),
 element boundaries of hostile DER (der), reading a SignedData (cms), verification (verifier),
-chains and participants (trust), and the demo PKI (demo).
+chains and participants (trust), the demo PKI (demo), the officials' own signatures
+(officials), and the GOST R 34.10-2012 profile through the OpenSSL GOST engine (gost/).
 """
 
 from gateway.crypto.chains import TrustStore
-from gateway.crypto.demo import PROFILES, generate_key, issue_certificate, new_ca
+from gateway.crypto.demo import (
+    GOST_PROFILES,
+    PROFILES,
+    generate_key,
+    generate_signing_key,
+    issue_certificate,
+    new_ca,
+)
 from gateway.crypto.keys import (
+    AnyPrivateKey,
     PrivateKey,
     load_certificates,
     load_private_key,
+    load_signing_key,
     write_certificate,
     write_private_key,
 )
@@ -19,7 +29,9 @@ from gateway.crypto.trust import ParticipantCertificate, TrustPolicy
 from gateway.crypto.verifier import VerifiedSignature, load_signature, verify_detached
 
 __all__ = [
+    "GOST_PROFILES",
     "PROFILES",
+    "AnyPrivateKey",
     "CmsSigner",
     "ParticipantCertificate",
     "PrivateKey",
@@ -27,10 +39,12 @@ __all__ = [
     "TrustStore",
     "VerifiedSignature",
     "generate_key",
+    "generate_signing_key",
     "issue_certificate",
     "load_certificates",
     "load_private_key",
     "load_signature",
+    "load_signing_key",
     "new_ca",
     "verify_detached",
     "write_certificate",

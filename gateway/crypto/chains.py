@@ -10,7 +10,8 @@ signed, so a crafted list of same-named CAs must not make it exponential.
 A leaf certificate must allow signing documents as ``openssl cms`` requires by default (S/MIME
 signing): key usage digitalSignature or nonRepudiation, and, if it has an extended key usage,
 emailProtection (or anyExtendedKeyUsage). Keys in the chain must not be weak (RSA under 2048
-bits, EC curves other than P-256, P-384, P-521).
+bits, EC curves other than P-256, P-384, P-521). Certificates signed with GOST R 34.10-2012 are
+checked by the GOST engine (:mod:`gateway.crypto.gost.certs`); every other rule is the same.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from gateway.crypto.cms import describe
+from gateway.crypto.gost import certs as gost_certs
+from gateway.crypto.gost.cms import CERTIFICATE_SIGNATURE_OIDS
 from gateway.crypto.verifier import key_problem
 from gateway.errors import TrustError
 
@@ -214,6 +217,11 @@ def _check_link(
     usage = _extension(issuer, x509.KeyUsage)
     if usage is not None and not usage.key_cert_sign:
         return _untrusted(issuer, "has a key usage that does not allow signing certificates")
+    if cert.signature_algorithm_oid.dotted_string in CERTIFICATE_SIGNATURE_OIDS:
+        # cryptography cannot check a GOST signature; the engine can (GostUnavailableError
+        # without it, which stops the search: no other candidate could be checked either).
+        gost_problem = gost_certs.check_issued_by(cert, issuer)
+        return None if gost_problem is None else _untrusted(cert, gost_problem)
     try:
         cert.verify_directly_issued_by(issuer)
     except InvalidSignature:

@@ -3,23 +3,31 @@
 The certificates follow the profile the verifier and ``openssl cms`` expect of real ones (CA
 flags, key usages, key identifiers), so what works with the demo PKI works with a real one.
 Nothing here is meant to protect real correspondence: keys are generated unencrypted and kept
-wherever the caller puts them.
+wherever the caller puts them. The GOST profiles ("gost2012": 256-bit keys and Streebog-256,
+"gost2012-512") need the GOST engine; their certificates are encoded by
+:mod:`gateway.crypto.gost.certs`, also when only one of the two keys (CA, subject) is GOST.
 """
 
 from __future__ import annotations
 
 import difflib
 from datetime import UTC, datetime, timedelta
+from typing import Literal, overload
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from gateway.crypto.keys import PrivateKey
+from gateway.crypto.gost import GostPrivateKey
+from gateway.crypto.gost import certs as gost_certs
+from gateway.crypto.keys import AnyPrivateKey, PrivateKey
 from gateway.errors import GatewayError
 
-PROFILES = ("rsa", "rsa-pss", "ecdsa", "ecdsa-p384")
+X509_PROFILES = ("rsa", "rsa-pss", "ecdsa", "ecdsa-p384")  # keys cryptography makes
+GOST_PROFILES = ("gost2012", "gost2012-512")
+PROFILES = X509_PROFILES + GOST_PROFILES
+_X509Profile = Literal["rsa", "rsa-pss", "ecdsa", "ecdsa-p384"]
 
 # Certificates start a little in the past so that a peer whose clock runs behind ours accepts
 # a certificate issued a moment ago.
@@ -27,12 +35,47 @@ _BACKDATE = timedelta(minutes=5)
 
 
 def generate_key(profile: str) -> PrivateKey:
-    """A new key for ``profile``: RSA-2048 for "rsa" and "rsa-pss", P-256 or P-384 for ECDSA."""
+    """A new key for ``profile``: RSA-2048 for "rsa" and "rsa-pss", P-256 or P-384 for ECDSA.
+
+    GOST keys come from :func:`generate_signing_key`."""
     _check_profile(profile)
+    if profile in GOST_PROFILES:
+        raise GatewayError(
+            f"generate_key makes RSA and EC keys; use generate_signing_key for {profile!r}",
+            code="keys.unsupported",
+        )
     if profile in ("rsa", "rsa-pss"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     curve = ec.SECP384R1() if profile == "ecdsa-p384" else ec.SECP256R1()
     return ec.generate_private_key(curve)
+
+
+def generate_signing_key(profile: str) -> AnyPrivateKey:
+    """A new key for any profile, GOST ones included (256-bit or 512-bit GOST R 34.10-2012)."""
+    _check_profile(profile)
+    if profile in GOST_PROFILES:
+        return GostPrivateKey.generate(profile)
+    return generate_key(profile)
+
+
+@overload
+def new_ca(
+    common_name: str = ...,
+    *,
+    profile: _X509Profile = ...,
+    not_before: datetime | None = ...,
+    days: int = ...,
+) -> tuple[x509.Certificate, PrivateKey]: ...
+
+
+@overload
+def new_ca(
+    common_name: str = ...,
+    *,
+    profile: str,
+    not_before: datetime | None = ...,
+    days: int = ...,
+) -> tuple[x509.Certificate, AnyPrivateKey]: ...
 
 
 def new_ca(
@@ -41,11 +84,25 @@ def new_ca(
     profile: str = "ecdsa",
     not_before: datetime | None = None,
     days: int = 3650,
-) -> tuple[x509.Certificate, PrivateKey]:
+) -> tuple[x509.Certificate, AnyPrivateKey]:
     """A self-signed CA certificate and its key."""
-    key = generate_key(profile)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start = not_before or datetime.now(UTC) - _BACKDATE
+    if profile in GOST_PROFILES:
+        gost_key = GostPrivateKey.generate(profile)
+        cert = gost_certs.build(
+            subject=name,
+            issuer=name,
+            spki=gost_key.subject_public_key_info(),
+            serial=x509.random_serial_number(),
+            not_before=start,
+            not_after=start + timedelta(days=days),
+            ca=True,
+            issuer_key=gost_key,
+            authority_key_id=None,
+        )
+        return cert, gost_key
+    key = generate_key(profile)
     public = key.public_key()
     builder = (
         x509.CertificateBuilder()
@@ -64,23 +121,22 @@ def new_ca(
 
 def issue_certificate(
     ca_cert: x509.Certificate,
-    ca_key: PrivateKey,
+    ca_key: AnyPrivateKey,
     participant_id: str,
     organization: str,
     *,
     profile: str = "ecdsa",
     not_before: datetime | None = None,
     days: int = 730,
-    key: PrivateKey | None = None,
-) -> tuple[x509.Certificate, PrivateKey]:
+    key: AnyPrivateKey | None = None,
+) -> tuple[x509.Certificate, AnyPrivateKey]:
     """An end-entity signing certificate for ``participant_id`` issued by the CA, and its key.
 
     ``profile`` chooses the new key (unless ``key`` is given); the certificate is signed the way
     the CA's own key signs (PSS only for an RSA key of a CA whose own certificate uses PSS).
     """
     _check_profile(profile)
-    subject_key = key if key is not None else generate_key(profile)
-    public = subject_key.public_key()
+    subject_key = key if key is not None else generate_signing_key(profile)
     start = not_before or datetime.now(UTC) - _BACKDATE
     subject = x509.Name(
         [
@@ -88,6 +144,20 @@ def issue_certificate(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
         ]
     )
+    if isinstance(subject_key, GostPrivateKey) or isinstance(ca_key, GostPrivateKey):
+        cert = gost_certs.build(
+            subject=subject,
+            issuer=ca_cert.subject,
+            spki=gost_certs.spki_of(subject_key),
+            serial=x509.random_serial_number(),
+            not_before=start,
+            not_after=start + timedelta(days=days),
+            ca=False,
+            issuer_key=ca_key,
+            authority_key_id=_authority_key_id(ca_cert, ca_key).key_identifier,
+        )
+        return cert, subject_key
+    public = subject_key.public_key()
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -114,11 +184,16 @@ def _sign(builder: x509.CertificateBuilder, key: PrivateKey, *, pss: bool) -> x5
     return builder.sign(key, hashes.SHA256())
 
 
-def _authority_key_id(ca_cert: x509.Certificate, ca_key: PrivateKey) -> x509.AuthorityKeyIdentifier:
+def _authority_key_id(
+    ca_cert: x509.Certificate, ca_key: AnyPrivateKey
+) -> x509.AuthorityKeyIdentifier:
     # The CA's own SKI when it has one: a real CA may derive it other than by RFC 5280 method 1.
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
+        if isinstance(ca_key, GostPrivateKey):
+            identifier = gost_certs.key_identifier(ca_key.subject_public_key_info())
+            return x509.AuthorityKeyIdentifier(identifier, None, None)
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 

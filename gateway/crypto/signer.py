@@ -2,7 +2,8 @@
 
 The profile is fixed: SHA-256, signed attributes (contentType, messageDigest, signingTime), the
 signer's certificate and chain embedded; RSA (2048 bits or more) PKCS#1 v1.5 or RSASSA-PSS, or
-ECDSA P-256/P-384.
+ECDSA P-256/P-384. A GOST R 34.10-2012 key signs with Streebog of its size instead, through
+:mod:`gateway.crypto.gost.cms`, behind the same interface.
 A signer must never be built from a key that does not belong to its certificate, and never
 names key material in an error.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -18,7 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from gateway.crypto.keys import PrivateKey, load_certificates, load_private_key
+from gateway.crypto.gost import GostPrivateKey, digest_stream
+from gateway.crypto.gost.cms import GostCmsSigner
+from gateway.crypto.keys import AnyPrivateKey, PrivateKey, load_certificates, load_signing_key
 from gateway.crypto.verifier import MIN_RSA_BITS
 from gateway.errors import GatewayError
 
@@ -36,14 +40,22 @@ class CmsSigner:
     def __init__(
         self,
         certificate: x509.Certificate,
-        private_key: PrivateKey,
+        private_key: AnyPrivateKey,
         *,
         chain: Sequence[x509.Certificate] = (),
         rsa_pss: bool = False,
     ) -> None:
-        _check_key(certificate, private_key, rsa_pss=rsa_pss)
+        self._gost: GostCmsSigner | None = None
+        if isinstance(private_key, GostPrivateKey):
+            if rsa_pss:
+                raise GatewayError(
+                    "RSA-PSS needs an RSA key, the key is GOST", code="keys.mismatch"
+                )
+            self._gost = GostCmsSigner(certificate, private_key, chain)
+        else:
+            _check_key(certificate, private_key, rsa_pss=rsa_pss)
         self._certificate = certificate
-        self._key = private_key
+        self._key: AnyPrivateKey = private_key
         self._chain = tuple(chain)
         self._padding: padding.PSS | padding.PKCS1v15 | None = None
         if rsa_pss:
@@ -65,7 +77,7 @@ class CmsSigner:
         """A signer from a certificate file (signer first, then its chain) and a key file."""
         signer_cert, *chain = load_certificates(certificate)
         try:
-            return cls(signer_cert, load_private_key(private_key), chain=chain, rsa_pss=rsa_pss)
+            return cls(signer_cert, load_signing_key(private_key), chain=chain, rsa_pss=rsa_pss)
         except GatewayError as exc:
             raise GatewayError(
                 f"{os.fspath(certificate)} and {os.fspath(private_key)}: {exc.message}",
@@ -76,8 +88,24 @@ class CmsSigner:
     def certificate(self) -> x509.Certificate:
         return self._certificate
 
+    @property
+    def gost(self) -> bool:
+        """Whether this is the GOST profile: its manifests give every file a Streebog-256
+        digest besides the SHA-256 one (DESIGN §4)."""
+        return self._gost is not None
+
+    def sign_stream(self, content: BinaryIO) -> bytes:
+        """:meth:`sign` for a file: under the GOST profile it is hashed in chunks, never held
+        whole; cryptography's builder needs RSA and EC content in memory."""
+        if self._gost is not None:
+            return self._gost.sign_digest(digest_stream(content, self._gost.digest_name))
+        return self.sign(content.read())
+
     def sign(self, content: bytes) -> bytes:
         """A detached CMS SignedData over ``content``, DER-encoded."""
+        if self._gost is not None:
+            return self._gost.sign(content)
+        assert not isinstance(self._key, GostPrivateKey)
         builder = (
             pkcs7.PKCS7SignatureBuilder()
             .set_data(content)

@@ -8,7 +8,9 @@ in chunks and never whole.
 
 It accepts a signature of at most 256 KiB carrying at most 32 certificates and 8 signers (the
 limits are checked before anything is parsed), over plain data (id-data) only, with SHA-2, by an
-RSA key of at least 2048 bits or an EC key on P-256, P-384 or P-521.
+RSA key of at least 2048 bits or an EC key on P-256, P-384 or P-521; or with Streebog by a GOST
+R 34.10-2012 key of the same size, checked by the GOST engine (:mod:`gateway.crypto.gost.cms`;
+without the engine such a signature is refused with code ``gost.unavailable``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -31,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from gateway.crypto.cms import SignerInfo, certificate_entry, describe, parse_signed_data
+from gateway.crypto.gost import Streebog, streebog
+from gateway.crypto.gost import cms as gost_cms
 from gateway.errors import SignatureError
 
 _CHUNK = 1 << 20
@@ -52,8 +56,7 @@ _REFUSED_DIGESTS = {
     "1.2.840.113549.2.5": "md5 is too weak",
     "1.3.14.3.2.26": "sha1 is too weak",
     "2.16.840.1.101.3.4.2.4": "sha224 is not accepted",
-    "1.2.643.7.1.1.2.2": "GOST R 34.11-2012 (256) needs the GOST profile",
-    "1.2.643.7.1.1.2.3": "GOST R 34.11-2012 (512) needs the GOST profile",
+    "1.2.643.2.2.9": "GOST R 34.11-94 is withdrawn (use GOST R 34.11-2012)",
 }
 # Signature algorithm OID -> (scheme, the digest it names, if it names one).
 _SIGNATURE_ALGORITHMS: dict[str, tuple[str, str | None]] = {
@@ -78,8 +81,8 @@ class VerifiedSignature:
 
     certificate: x509.Certificate
     signing_time: datetime | None  # the signingTime attribute, UTC
-    digest_algorithm: str  # "sha256", "sha384", "sha512"
-    signature_algorithm: str  # "rsassa_pkcs1v15", "rsassa_pss", "ecdsa"
+    digest_algorithm: str  # "sha256", "sha384", "sha512", "streebog256", "streebog512"
+    signature_algorithm: str  # "rsassa_pkcs1v15", "rsassa_pss", "ecdsa", "gost2012-256", ...
     certificates: tuple[x509.Certificate, ...]  # every certificate the SignedData carries
 
 
@@ -171,6 +174,19 @@ def verify_detached(
             )
         digest = digests[signer.digest_algorithm]
         signing_time = _check_attributes(signer, signed.content_type, digest)
+        if scheme in gost_cms.SCHEMES:
+            digest_name = gost_cms.SCHEMES[scheme][0]
+            # Without signed attributes (`-noattr`) the signature is over the content digest.
+            covered_digest = (
+                digest
+                if signer.signed_attributes is None
+                else streebog.digest(signer.signed_attributes, digest_name)
+            )
+            gost_cms.check_value(entry.certificate, scheme, signer.signature, covered_digest)
+            results.append(
+                VerifiedSignature(entry.certificate, signing_time, digest_name, scheme, carried)
+            )
+            continue
         digest_name, hash_class = _DIGESTS[signer.digest_algorithm]
         hash_algorithm = hash_class()
         algorithm: hashes.HashAlgorithm | Prehashed = hash_algorithm
@@ -195,10 +211,20 @@ def _scheme(signer: SignerInfo) -> tuple[str, padding.AsymmetricPadding | None]:
     """The verification scheme of a SignerInfo, once its algorithms are known to be acceptable."""
     if signer.digest_algorithm in _REFUSED_DIGESTS:
         raise SignatureError(f"the digest algorithm {_REFUSED_DIGESTS[signer.digest_algorithm]}")
+    gost_scheme = gost_cms.SIGNATURE_OIDS.get(signer.signature_algorithm)
+    gost_digest = gost_cms.DIGEST_OIDS.get(signer.digest_algorithm)
+    if gost_scheme is not None or gost_digest is not None:
+        if gost_scheme is None or gost_cms.SCHEMES[gost_scheme][0] != gost_digest:
+            raise SignatureError(
+                f"the signature algorithm {signer.signature_algorithm} does not go with the "
+                f"digest algorithm {signer.digest_algorithm} (GOST R 34.10-2012 signs with "
+                "Streebog of its own size)"
+            )
+        return gost_scheme, None
     if signer.digest_algorithm not in _DIGESTS:
         raise SignatureError(
             f"the digest algorithm {signer.digest_algorithm} is not accepted "
-            "(only SHA-256, SHA-384, SHA-512)"
+            "(only SHA-256, SHA-384, SHA-512, and Streebog with GOST keys)"
         )
     digest = _DIGESTS[signer.digest_algorithm][0]
     known = _SIGNATURE_ALGORITHMS.get(signer.signature_algorithm)
@@ -236,16 +262,34 @@ def _scheme(signer: SignerInfo) -> tuple[str, padding.AsymmetricPadding | None]:
 
 
 def _digest(content: bytes | BinaryIO, algorithms: set[str]) -> dict[str, bytes]:
-    hashers = {oid: hashlib.new(_DIGESTS[oid][0]) for oid in algorithms}
     if isinstance(content, bytes | bytearray | memoryview):
+        # One call per algorithm: an envelope is verified per message, and a Streebog context
+        # made and freed through ctypes costs more than hashing a few KiB.
+        data = bytes(content)
+        return {oid: _one_shot(oid, data) for oid in algorithms}
+    hashers = {oid: _hasher(oid) for oid in algorithms}
+    # One pass over the stream for every digest algorithm the signers use.
+    while chunk := content.read(_CHUNK):
         for hasher in hashers.values():
-            hasher.update(content)
-    else:
-        # One pass over the stream for every digest algorithm the signers use.
-        while chunk := content.read(_CHUNK):
-            for hasher in hashers.values():
-                hasher.update(chunk)
+            hasher.update(chunk)
     return {name: hasher.digest() for name, hasher in hashers.items()}
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def _one_shot(oid: str, data: bytes) -> bytes:
+    gost = gost_cms.DIGEST_OIDS.get(oid)
+    if gost is not None:
+        return streebog.digest(data, gost)
+    return hashlib.new(_DIGESTS[oid][0], data).digest()
+
+
+def _hasher(oid: str) -> _Hasher:
+    gost = gost_cms.DIGEST_OIDS.get(oid)
+    return Streebog(gost) if gost is not None else hashlib.new(_DIGESTS[oid][0])
 
 
 def _check_attributes(signer: SignerInfo, content_type: str, digest: bytes) -> datetime | None:

@@ -65,7 +65,7 @@ def openssl() -> OpenSsl:
     return run
 
 
-@pytest.fixture(scope="session", params=demo.PROFILES)
+@pytest.fixture(scope="session", params=demo.X509_PROFILES)
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Site:
     profile: str = request.param
     directory = tmp_path_factory.mktemp(profile)

@@ -85,7 +85,7 @@ def _pki(registry: KeyRegistry, profile: str, name: str, now: datetime) -> Pki:
     return Pki(ca, issue)
 
 
-@pytest.fixture(scope="session", params=demo.PROFILES)
+@pytest.fixture(scope="session", params=demo.X509_PROFILES)
 def any_pki(request: pytest.FixtureRequest, key_registry: KeyRegistry, now: datetime) -> Pki:
     """One PKI per profile: tests using it run once for each."""
     return _pki(key_registry, request.param, f"Demo CA {request.param}", now)
