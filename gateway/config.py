@@ -54,6 +54,9 @@ class KeyConfig:
     private_key: Path
     trust_anchors: tuple[Path, ...]
     profile: str = "ecdsa"
+    # CAs of the officials' own signatures (accredited CAs), checked on request; empty: the
+    # trust anchors above
+    official_anchors: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,11 @@ def load(path: str | Path) -> GatewayConfig:
         private_key=keys_section.path("private_key"),
         trust_anchors=keys_section.paths("trust_anchors"),
         profile=_profile(keys_section),
+        official_anchors=(
+            keys_section.paths("official_anchors")
+            if "official_anchors" in keys_section.data
+            else ()
+        ),
     )
     keys_section.done()
 

@@ -209,6 +209,20 @@ def document() -> JSON:
                     "404": _json(_ref("Error"), "No such message, or no receipt yet"),
                     **_ERRORS},
             }},
+            f"{p}/messages/{{message_id}}/signatures": {"get": {
+                "summary": "Check the officials' own signatures of the files, now",
+                "description": "Each signature file against the file it signs, chained to "
+                               "keys.official_anchors (default: the trust anchors). The "
+                               "gateway never re-signs them.",
+                "operationId": "checkSignatures",
+                "parameters": [_MESSAGE_ID],
+                "responses": {"200": _json({"type": "object", "required": ["signatures"],
+                                            "properties": {"signatures": {
+                                                "type": "array",
+                                                "items": _ref("OfficialSignature")}}},
+                                           "One result per signature file"),
+                              **_NOT_FOUND, **_ERRORS},
+            }},
             f"{p}/messages/{{message_id}}/retry": _action(
                 "Resend a dead letter now", "retryMessage", "Queued again",
                 "Not an outbound dead letter"),
@@ -264,6 +278,14 @@ def document() -> JSON:
                         "signature_of": _nullable("string")}}},
                     "timeline": {"type": "array", "items": _ref("Event")}}}]},
                 "Event": _EVENT,
+                "OfficialSignature": {"type": "object", "required": ["file_id", "valid"],
+                                      "properties": {
+                    "file_id": {"type": "string"}, "name": {"type": "string"},
+                    "signs": _nullable("string"), "signs_name": {"type": "string"},
+                    "valid": {"type": "boolean"}, "signer": _nullable("string"),
+                    "signing_time": _nullable("string", format="date-time"),
+                    "algorithm": _nullable("string"), "reason": _nullable("string"),
+                    "code": _nullable("string")}},
                 "Certificate": _CERTIFICATE,
                 "Partner": _PARTNER,
                 "Adapter": {"type": "object", "required": ["id", "adapter"], "properties": {

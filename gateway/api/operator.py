@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import views
+from gateway.api import officials_check, views
 from gateway.api.guard import OPERATOR
 from gateway.appkeys import ACTIVITY, ADAPTERS, DELIVERY, IDENTITY, METRICS, STORE
 from gateway.errors import GatewayError
@@ -51,6 +51,7 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{PREFIX}/messages/{{message_id}}", message),
         web.get(f"{PREFIX}/messages/{{message_id}}/envelope", envelope_download),
         web.get(f"{PREFIX}/messages/{{message_id}}/receipt", receipt_download),
+        web.get(f"{PREFIX}/messages/{{message_id}}/signatures", signatures),
         web.post(f"{PREFIX}/messages/{{message_id}}/retry", retry),
         web.post(f"{PREFIX}/messages/{{message_id}}/cancel", cancel),
         web.get(f"{PREFIX}/partners", partners),
@@ -167,6 +168,16 @@ async def receipt_download(request: web.Request) -> web.Response:
             "Content-Disposition": f'attachment; filename="{record.message_id}.receipt.xml"'
         },
     )
+
+
+async def signatures(request: web.Request) -> web.Response:
+    """Check the officials' own signatures of the message's files, now (never re-signed)."""
+    record = await _record(request)
+    keys = request.app[IDENTITY].config.keys
+    results = await officials_check.check(
+        record, request.app[STORE].blobs, keys.official_anchors or keys.trust_anchors
+    )
+    return web.json_response({"signatures": results})
 
 
 async def retry(request: web.Request) -> web.Response:

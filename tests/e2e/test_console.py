@@ -212,6 +212,12 @@ async def test_operator_console_in_a_real_browser(
         async with page.expect_download() as info:
             await page.click(tid("download-receipt"))
         assert b"Receipt" in Path(await (await info.value).path()).read_bytes()
+        # the official's .sig is checked on request; this one is not a real signature
+        await page.click(tid("check-signatures"))
+        signature = page.locator(tid("signature-row"))
+        await expect(signature).to_have_count(1)
+        await expect(signature).to_have_attribute("data-valid", "false")
+        await expect(signature.locator(tid("signature-invalid"))).to_have_text("недействительна")
         await snap("03-message")
 
         # the adapter's letter: its registration at ru-14 shows up as a notification

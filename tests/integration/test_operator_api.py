@@ -189,3 +189,46 @@ def test_schemathesis_finds_no_server_error_in_the_operator_api(
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "passed" in run.stdout.lower()
+
+
+async def test_officials_signatures_are_checked_on_request_and_never_changed(
+    make_network: Callable[..., dict[str, Node]],
+) -> None:
+    from gateway.crypto import CmsSigner
+    from gateway.intake import FileSpec
+    from gateway.model import FileRole
+
+    nodes = make_network()
+    a, b = nodes["ru-61"], nodes["ru-14"]
+    a.start()
+    b.start()
+    keys = a.folder.parent / "keys"
+    text = "Письмо о паводке".encode() * 500
+    official = CmsSigner.from_files(keys / "ru-61.pem", keys / "ru-61.key").sign(text)
+    files = [
+        (FileSpec("f1", "письмо.txt", "text/plain", FileRole.MAIN), text),
+        (FileSpec("s1", "письмо.txt.sig", "application/pkcs7-signature", FileRole.SIGNATURE,
+                  signature_of="f1"), official),
+        (FileSpec("f2", "приложение.txt", "text/plain", FileRole.ATTACHMENT), b"annex"),
+        (FileSpec("s2", "приложение.txt.sig", "application/pkcs7-signature",
+                  FileRole.SIGNATURE, signature_of="f2"), official),  # signs another text
+    ]  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        (queued,) = await submit_with_retry(session, a, letter(5151), files, "k-5151")
+        mid = queued["message_id"]
+
+        async def handed_off() -> bool:
+            async with session.get(api(b, f"/messages/{mid}"), headers=auth(b)) as r:
+                return r.status == 200 and (await r.json())["state"] == "handed-off"
+
+        await until(handed_off, 30, "the letter at B")
+        for node in (a, b):  # the sender's copy and the receiver's copy
+            checked = (await get_json(session, node, f"/messages/{mid}/signatures"))["signatures"]
+            by_id = {c["file_id"]: c for c in checked}
+            assert set(by_id) == {"s1", "s2"}
+            assert by_id["s1"]["valid"] is True and "ru-61" in by_id["s1"]["signer"]
+            assert by_id["s1"]["signs_name"] == "письмо.txt"
+            assert by_id["s2"]["valid"] is False and by_id["s2"]["code"] == "signature.invalid"
+        page = await get_json(session, b, f"/messages/{mid}")
+        sig = next(f for f in page["files"] if f["id"] == "s1")
+        assert sig["sha256"] == hashlib.sha256(official).hexdigest()  # carried untouched

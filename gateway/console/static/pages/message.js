@@ -4,7 +4,7 @@
 import { download, get } from "../api.js";
 import { clear, h } from "../dom.js";
 import { fmtDate, fmtDateTime, fmtSize, t, tOr } from "../i18n.js";
-import { errorText, fields, mono, notify, section, stateBadge, table } from "../widgets.js";
+import { badge, errorText, fields, mono, notify, section, stateBadge, table } from "../widgets.js";
 import { actionButtons } from "./actions.js";
 
 function event(e, direction) {
@@ -87,6 +87,33 @@ function files(list) {
     })), t("message.files"));
 }
 
+// The officials' own signatures, checked on request (the gateway never re-signs them).
+function signatureCheck(base) {
+  const out = h("div", { class: "signatures", testid: "signatures" });
+  const button = h("button", { type: "button", class: "button", testid: "check-signatures" }, t("sig.check"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const found = (await get(`${base}/signatures`)).signatures;
+      clear(out).append(found.length === 0 ? h("p", { class: "muted" }, t("sig.none"))
+        : table("signatures-table", [t("sig.file"), t("sig.signs"), t("sig.result"), t("sig.signer"), t("sig.time")],
+          found.map((s) => ({
+            attrs: { testid: "signature-row", "data-file": s.name, "data-valid": String(s.valid) },
+            cells: [s.name, s.signs_name,
+              s.valid ? badge(t("sig.valid"), "ok", "signature-valid")
+                : h("span", {}, badge(t("sig.invalid"), "bad", "signature-invalid"), " ",
+                  h("span", { class: "error-text" }, s.reason || "")),
+              s.signer || t("none"), s.signing_time ? fmtDateTime(s.signing_time) : t("none")],
+          }))));
+    } catch (error) {
+      if (error.status !== 401) notify(t("error.load", { error: errorText(error) }), "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("div", {}, h("p", { class: "muted" }, t("sig.intro")), button, out);
+}
+
 export async function message(ctx) {
   const id = ctx.id;
   const root = h("div", { testid: "page-message", "data-id": id });
@@ -137,7 +164,8 @@ export async function message(ctx) {
           ordered(m.timeline).map((e) => event(e, m.direction))))),
       payloadFields(m.payload).length ? section(m.payload.kind === "document" ? m.payload.document_kind || t("type.document") : t("type.notification"),
         fields(payloadFields(m.payload), "payload-fields")) : null,
-      section(t("message.files"), files(m.files)));
+      section(t("message.files"), files(m.files)),
+      m.files.some((f) => f.signature_of) ? section(t("sig.title"), signatureCheck(base)) : null);
   };
   await draw();
   // A message still on its way changes by itself: follow it.
