@@ -9,23 +9,36 @@ local API; done when B has handed it off (its folder exists) AND A holds B's ver
 2. Latency at a fixed offered load (default 100 letters/s): p50/p99 from A's 202 to done.
 3. Peak RSS (VmHWM) of each gateway process.
 
-Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]``
+With ``--store postgresql://HOST/DB`` both participants keep their state (and blobs) in
+PostgreSQL instead, each in a fresh schema dropped afterwards; ``--nodes 2`` then runs two
+nodes of each participant on their shared database (cluster mode): local systems submit to
+A's nodes in turn, and each A node sends to its own B node (as a DNS or load balancer spread
+would), so no proxy in the benchmark costs CPU.
+
+Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]
+[--store postgresql://127.0.0.1/test] [--nodes 2]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
+import itertools
 import os
+import shutil
 import sqlite3
 import statistics
 import tempfile
-import threading
 import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from gateway import localnet
 from gateway.intake import FileSpec
@@ -73,59 +86,83 @@ def letter(n: int) -> Document:
 
 
 class Watch:
-    """Watches B's hand-off folder and A's database for letters that are done.
+    """Watches B's hand-off folders and A's database for letters that are done.
 
     The watcher shares the two cores with the gateways, so each poll costs what changed, not
-    what exists: A's history rows are read from the last one seen on, and B's folder is asked
-    only about letters that A already holds a receipt for (done needs both). A poll therefore
-    sees a letter done no later than a full scan would.
+    what exists: A's history rows are read from the last one seen on, and B's folders are
+    asked only about letters that A already holds a receipt for (done needs both). A poll
+    therefore sees a letter done no later than a full scan would.
     """
 
-    def __init__(self, a: Node, b: Node) -> None:
-        self.inbox = b.inbox
+    def __init__(self, a: Node, b: Node | list[Node], store: str | None = None) -> None:
+        self.inboxes = [node.inbox for node in (b if isinstance(b, list) else [b])]
         self.db = a.folder / "var" / "gateway.sqlite3"
+        self.store = store  # A's PostgreSQL URL, or None for its SQLite file
         self.done_at: dict[str, float] = {}
         self._seen_a: dict[str, float] = {}
         self.receipt_at = self._seen_a  # when A held each receipt
         self._waiting_b: set[str] = set()  # receipt at A, not yet handed off at B
+        # PostgreSQL hands out row ids before commit, so "rows after the last id seen" could
+        # skip a row committed late; there the watcher asks about the letters it waits for.
+        self.wanted: set[str] = set()
         self._last_history = 0
         self._con: sqlite3.Connection | None = None
-        self._polling = threading.Lock()  # the latency run polls from two tasks' threads
+        self._pg: asyncpg.Connection | None = None
+        self._polling = asyncio.Lock()  # the latency run polls from two tasks
 
-    def poll(self) -> None:
-        with self._polling:
-            self._poll()
+    async def poll(self) -> None:
+        async with self._polling:
+            now = time.perf_counter()
+            found = await (self._delivered_pg() if self.store else asyncio.to_thread(self._delivered))
+            for row_id, message_id in found:
+                self._last_history = max(self._last_history, row_id)
+                if message_id not in self._seen_a:
+                    self._seen_a[message_id] = now
+                    self._waiting_b.add(message_id)
+            await asyncio.to_thread(self._check_b, now)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._con is not None:
             self._con.close()
+        if self._pg is not None:
+            await self._pg.close()
 
-    def _poll(self) -> None:
-        now = time.perf_counter()
+    def _delivered(self) -> list[tuple[int, str]]:
         if self._con is None:
             self._con = sqlite3.connect(
                 f"file:{self.db}?mode=ro", uri=True, timeout=5, check_same_thread=False
             )
-        found = self._con.execute(
+        return self._con.execute(
             "SELECT id, message_id FROM history WHERE id > ? AND state = 'delivered' ORDER BY id",
             (self._last_history,),
         ).fetchall()
-        for row_id, message_id in found:
-            self._last_history = row_id
-            if message_id not in self._seen_a:
-                self._seen_a[message_id] = now
-                self._waiting_b.add(message_id)
+
+    async def _delivered_pg(self) -> list[tuple[int, str]]:
+        if self._pg is None:
+            self._pg = await asyncpg.connect(self.store)
+        pending = list(self.wanted - self._seen_a.keys())
+        if not pending:
+            return []
+        rows = await self._pg.fetch(
+            "SELECT message_id FROM messages WHERE message_id = ANY($1::text[])"
+            " AND state = 'delivered'",
+            pending,
+        )
+        return [(0, row["message_id"]) for row in rows]
+
+    def _check_b(self, now: float) -> None:
         for message_id in list(self._waiting_b):
-            if os.path.lexists(self.inbox / message_id):
+            if any(os.path.lexists(inbox / message_id) for inbox in self.inboxes):
                 self._waiting_b.discard(message_id)
                 self.done_at.setdefault(message_id, now)
 
     async def until(self, ids: set[str], timeout: float) -> None:
+        self.wanted |= ids
         end = time.perf_counter() + timeout
         while not ids <= self.done_at.keys():
             if time.perf_counter() > end:
                 raise TimeoutError(f"{len(ids - self.done_at.keys())} letters not done")
-            await asyncio.to_thread(self.poll)
+            await self.poll()
             await asyncio.sleep(0.005)
 
 
@@ -138,7 +175,7 @@ def peak_rss_mib(node: Node) -> float:
 
 
 async def submit_all(
-    session: aiohttp.ClientSession, a: Node, letters: range, clients: int, tag: str
+    session: aiohttp.ClientSession, a: list[Node], letters: range, clients: int, tag: str
 ) -> set[str]:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in letters:
@@ -148,7 +185,8 @@ async def submit_all(
     async def client() -> None:
         while not queue.empty():
             n = queue.get_nowait()
-            (message,) = await localnet.submit(session, a, letter(n), files(n), key=f"{tag}-{n}")
+            node = a[n % len(a)]  # a load balancer's round robin over A's nodes
+            (message,) = await localnet.submit(session, node, letter(n), files(n), key=f"{tag}-{n}")
             ids.add(message["message_id"])
 
     await asyncio.gather(*(client() for _ in range(clients)))
@@ -156,40 +194,54 @@ async def submit_all(
 
 
 async def throughput(
-    session: aiohttp.ClientSession, a: Node, watch: Watch, letters: int, clients: int
+    session: aiohttp.ClientSession,
+    a: list[Node],
+    watch: Watch,
+    letters: int,
+    clients: int,
+    tag: str = "t",
 ) -> float:
     """Submitting and delivering at once: intake competes with delivery for the same cores."""
     start = time.perf_counter()
-    ids = await submit_all(session, a, range(letters), clients, "t")
+    ids = await submit_all(session, a, range(letters), clients, tag)
     await watch.until(ids, timeout=600)
     return letters / (max(watch.done_at[i] for i in ids) - start)
 
 
 async def drain(
-    session: aiohttp.ClientSession, a: Node, b: Node, watch: Watch, letters: int, clients: int
+    session: aiohttp.ClientSession,
+    a: list[Node],
+    b: list[Node],
+    watch: Watch,
+    letters: int,
+    clients: int,
 ) -> float:
     """From accepted at A: letters queued at A while B is down; B starts; time to all done."""
-    b.stop()
+    for node in b:
+        node.stop()
     ids = await submit_all(session, a, range(200_000, 200_000 + letters), clients, "d")
-    await asyncio.to_thread(b.start)
+    await asyncio.gather(*(asyncio.to_thread(node.start) for node in b))
     start = time.perf_counter()  # A's retry ceiling is 0.2 s here, so it resumes at once
     await watch.until(ids, timeout=600)
     return letters / (max(watch.done_at[i] for i in ids) - start)
 
 
 async def latency(
-    session: aiohttp.ClientSession, a: Node, watch: Watch, rate: float, seconds: float
+    session: aiohttp.ClientSession, a: list[Node], watch: Watch, rate: float, seconds: float
 ) -> list[float]:
     accepted: dict[str, float] = {}
     tasks = []
+    turn = itertools.count()
 
     async def one(n: int) -> None:
-        (message,) = await localnet.submit(session, a, letter(n), files(n), key=f"l-{n}")
+        node = a[next(turn) % len(a)]
+        (message,) = await localnet.submit(session, node, letter(n), files(n), key=f"l-{n}")
         accepted[message["message_id"]] = time.perf_counter()
+        watch.wanted.add(message["message_id"])
 
     async def keep_polling() -> None:  # completions must be seen as they happen, not at the end
         while True:
-            await asyncio.to_thread(watch.poll)
+            await watch.poll()
             await asyncio.sleep(0.005)
 
     poller = asyncio.create_task(keep_polling())
@@ -205,18 +257,76 @@ async def latency(
     return sorted(watch.done_at[i] - t for i, t in accepted.items())
 
 
-def start_pair(folder: Path) -> tuple[Node, Node]:
-    """Sender ru-61 (quick retries, see FAST_RETRY) and receiver ru-14, both started."""
-    port_a, port_b = localnet.free_ports(2)
+def use_store(node: Node, url: str) -> None:
+    text = node.config.read_text(encoding="utf-8")
+    node.config.write_text(text.replace("[gateway]\n", f'[gateway]\nstore = "{url}"\n', 1))
+
+
+def another_node(node: Node, name: str, port: int, participants: str | None = None) -> Node:
+    """A second node of ``node``'s participant: same keys and configuration, own port and
+    data folder; ``participants`` names another participants file (where B is another node)."""
+    folder = node.folder.parent / name
+    shutil.copytree(node.folder, folder, ignore=shutil.ignore_patterns("var", "*.log"))
+    config = folder / "gateway.toml"
+    text = config.read_text(encoding="utf-8").replace(
+        f'listen = "127.0.0.1:{node.member.port}"', f'listen = "127.0.0.1:{port}"'
+    )
+    if participants is not None:
+        text = text.replace('participants = "../participants.toml"', f'participants = "../{participants}"')
+    config.write_text(text, encoding="utf-8")
+    return Node(dataclasses.replace(node.member, port=port), folder, node.token)
+
+
+def start_network(folder: Path, stores: tuple[str, str] | None, count: int) -> tuple[list[Node], list[Node]]:
+    """Sender ru-61 (quick retries, see FAST_RETRY) and receiver ru-14, ``count`` nodes each
+    (more than one only on PostgreSQL stores), all started."""
+    port_a, port_b, *more = localnet.free_ports(2 + 2 * (count - 1))
     nodes = localnet.build(
         folder,
         [Member("ru-61", "Ростовская область", "6163000001", port_a, extra=FAST_RETRY),
          Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
     )  # fmt: skip
-    a, b = nodes["ru-61"], nodes["ru-14"]
-    a.start()
-    b.start()
+    a, b = [nodes["ru-61"]], [nodes["ru-14"]]
+    if stores is not None:
+        use_store(a[0], stores[0])
+        use_store(b[0], stores[1])
+    for i in range(1, count):
+        port_a_i, port_b_i = more[2 * (i - 1)], more[2 * (i - 1) + 1]
+        b.append(another_node(b[0], f"ru-14-node{i + 1}", port_b_i))
+        # This A node sends to that B node: its own participants file names B's other address.
+        shared = (folder / "participants.toml").read_text(encoding="utf-8")
+        (folder / f"participants-{i + 1}.toml").write_text(
+            shared.replace(f"127.0.0.1:{port_b}/", f"127.0.0.1:{port_b_i}/"), encoding="utf-8"
+        )
+        a.append(another_node(a[0], f"ru-61-node{i + 1}", port_a_i, f"participants-{i + 1}.toml"))
+    for node in (*a, *b):
+        node.start()
     return a, b
+
+
+def start_pair(folder: Path) -> tuple[Node, Node]:
+    """Sender ru-61 and receiver ru-14, one node each on SQLite, both started."""
+    a, b = start_network(folder, None, 1)
+    return a[0], b[0]
+
+
+@contextlib.asynccontextmanager
+async def schemas(url: str | None) -> AsyncIterator[tuple[str, str] | None]:
+    """Two fresh schemas (A's and B's) on the server at ``url``, dropped afterwards."""
+    if url is None:
+        yield None
+        return
+    names = [f"gwbench_{side}_{uuid.uuid4().hex[:8]}" for side in "ab"]
+    conn = await asyncpg.connect(url)
+    try:
+        for name in names:
+            await conn.execute(f'CREATE SCHEMA "{name}"')
+        sep = "&" if "?" in url else "?"
+        yield f"{url}{sep}search_path={names[0]}", f"{url}{sep}search_path={names[1]}"
+    finally:
+        for name in names:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await conn.close()
 
 
 async def main() -> None:
@@ -227,31 +337,42 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--store", default="sqlite", help="sqlite, or postgresql://HOST/DB")
+    parser.add_argument("--nodes", type=int, default=1, help="nodes per participant (PostgreSQL)")
     args = parser.parse_args()
+    pg = None if args.store == "sqlite" else args.store
+    if pg is None and args.nodes != 1:
+        parser.error("several nodes of one participant need --store postgresql://…")
     with tempfile.TemporaryDirectory() as tmp:
-        a, b = start_pair(Path(tmp))
-        try:
-            watch = Watch(a, b)
-            connector = aiohttp.TCPConnector(limit=args.clients + 8)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                await throughput(session, a, watch, 50, 8)  # warm-up
-                rate = await drain(session, a, b, watch, args.letters, args.clients)
-                print(f"throughput from accepted at A: {rate:,.0f} letters/s ({args.letters} letters "
-                      "queued at A, then B started; done = handed off at B + receipt at A)")  # fmt: skip
-                rate = await throughput(session, a, watch, args.letters, args.clients)
-                print(f"throughput with intake at the same time: {rate:,.0f} letters/s "
-                      f"({args.letters} letters through A's local API, {args.clients} clients)")  # fmt: skip
-                delays = await latency(session, a, watch, args.rate, args.seconds)
-            p50 = statistics.median(delays) * 1000
-            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
-            print(f"latency at {args.rate:.0f} letters/s for {args.seconds:.0f} s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-                  f"({len(delays)} letters)")  # fmt: skip
-            print(f"peak RSS: A {peak_rss_mib(a):.0f} MiB, B {peak_rss_mib(b):.0f} MiB")
-            watch.close()
-        finally:
-            a.stop()
-            b.stop()
+        async with schemas(pg) as stores:
+            a, b = start_network(Path(tmp), stores, args.nodes)
+            try:
+                print(f"store: {'SQLite' if pg is None else 'PostgreSQL'}, {args.nodes} node(s) per participant")
+                await measure(a, b, Watch(a[0], b, stores[0] if stores else None), args)
+            finally:
+                for node in (*a, *b):
+                    node.stop()
 
+
+async def measure(a: list[Node], b: list[Node], watch: Watch, args: argparse.Namespace) -> None:
+    connector = aiohttp.TCPConnector(limit=args.clients + 8)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await throughput(session, a, watch, 50, 8, "w")  # warm-up (keys of its own)
+        rate = await drain(session, a, b, watch, args.letters, args.clients)
+        print(f"throughput from accepted at A: {rate:,.0f} letters/s ({args.letters} letters "
+              "queued at A, then B started; done = handed off at B + receipt at A)")  # fmt: skip
+        rate = await throughput(session, a, watch, args.letters, args.clients)
+        print(f"throughput with intake at the same time: {rate:,.0f} letters/s "
+              f"({args.letters} letters through A's local API, {args.clients} clients)")  # fmt: skip
+        delays = await latency(session, a, watch, args.rate, args.seconds)
+    p50 = statistics.median(delays) * 1000
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
+    print(f"latency at {args.rate:.0f} letters/s for {args.seconds:.0f} s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          f"({len(delays)} letters)")  # fmt: skip
+    rss_a = ", ".join(f"{peak_rss_mib(n):.0f}" for n in a)
+    rss_b = ", ".join(f"{peak_rss_mib(n):.0f}" for n in b)
+    print(f"peak RSS: A {rss_a} MiB, B {rss_b} MiB")
+    await watch.close()
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -12,6 +12,8 @@ process cannot run against the same database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 import os
 import socket
@@ -46,8 +48,8 @@ from gateway.identity import Identity
 from gateway.intake import Intake
 from gateway.metrics import Activity, Metrics
 from gateway.receiver import Receiver
-from gateway.store import open_store
-from gateway.store.api import MessageRecord, StoreError
+from gateway.store import GC_INTERVAL, open_store
+from gateway.store.api import MessageRecord, Store, StoreError
 from gateway.transport import wire
 from gateway.transport.client import Client, Result
 from gateway.transport.server import wire_app
@@ -56,8 +58,9 @@ from gateway.transport.tls import client_context, server_context
 log = logging.getLogger(__name__)
 
 READY = web.AppKey("ready", asyncio.Event)
-DRAIN_SECONDS = 30.0
-IO_THREADS = 32  # how long shutdown waits for deliveries and hand-offs in flight
+DRAIN_SECONDS = 30.0  # how long shutdown waits for deliveries and hand-offs in flight
+IO_THREADS = 32
+BLOB_GRACE = dt.timedelta(hours=24)  # an unreferenced blob younger than this is kept
 
 
 def serve(identity: Identity) -> None:
@@ -93,11 +96,15 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
         ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="gateway-io")
     )
     store = await open_store(config.store, config.data_dir, lock=True)
+    shared = config.store.startswith(("postgresql:", "postgres:"))
     try:
-        # One node owns an embedded store: leases left by a killed predecessor come back now.
-        released = await store.release_leases()
-        if released:
-            log.info("took back %d leases of a previous run", released)
+        if not shared:
+            # One node owns an embedded store: leases left by a killed predecessor come back
+            # now. On a shared database other nodes hold live leases; a dead node's come back
+            # through its missed heartbeats (gateway.store.postgres).
+            released = await store.release_leases()
+            if released:
+                log.info("took back %d leases of a previous run", released)
         tokens = Tokens.load(config.api_tokens_file) if config.api_tokens_file else None
         operators = (
             Tokens.load(config.operator_tokens_file) if config.operator_tokens_file else None
@@ -203,6 +210,9 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[HANDOFF].run(stop), name="hand-off"),
         asyncio.create_task(app[ACTIVITY].run(stop), name="activity"),
     ]
+    if not app[IDENTITY].config.store.startswith(("postgresql:", "postgres:")):
+        # (database stores collect their own blobs, once per cluster)
+        tasks.append(asyncio.create_task(_collect_blobs(app[STORE], stop), name="blob GC"))
     host = app.get(ADAPTERS)
     if host is not None:
         tasks.append(asyncio.create_task(host.run(stop), name="adapters"))
@@ -218,6 +228,23 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
     if host is not None:
         await host.close()
+
+
+async def _collect_blobs(store: Store, stop: asyncio.Event) -> None:
+    """Every hour, delete the blobs no message needs any more (a day's grace for a blob
+    stored for a message not yet committed)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), GC_INTERVAL)
+        if stop.is_set():
+            return
+        try:
+            removed = await store.gc_blobs(BLOB_GRACE)
+        except Exception as exc:  # a failed round is retried at the next one
+            log.warning("collecting unreferenced blobs failed: %s", exc)
+            continue
+        if removed:
+            log.info("deleted %d blobs no message needs", removed)
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -26,7 +26,9 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -156,8 +158,10 @@ class AdapterHost:
         intake: Intake,
         *,
         fallback: Any = None,
+        spool: Path | None = None,
     ) -> None:
         self.hosted = {h.id: h for h in hosted}
+        self.spool = spool  # where blobs that are not local files are copied for an adapter
         self.store, self.intake = store, intake
         exporting = [h for h in hosted if h.status.capabilities.export]
         marked = [h for h in exporting if h.status.default]
@@ -201,7 +205,7 @@ class AdapterHost:
                 default=entry.default,
             )
             hosted.append(Hosted(instance, status))
-        return cls(hosted, store, intake, fallback=fallback)
+        return cls(hosted, store, intake, fallback=fallback, spool=config.data_dir / "spool")
 
     def statuses(self) -> list[AdapterStatus]:
         return [h.status for h in self.hosted.values()]
@@ -333,23 +337,14 @@ class AdapterHost:
             kept = await self.store.get_correlation(f"context:{hosted.id}", payload.document_uid)
             if kept:
                 context.update(json.loads(kept))
-        files = {}
-        for file in message.files:
-            path = blobs.local_path(file.sha256)
-            if path is None:
-                raise GatewayError(
-                    f"file {file.name!r} of {record.message_id} is not a local file; "
-                    "adapters need local blobs",
-                    code="adapter.no_local_blob",
-                )
-            files[file.id] = path
-        item = Outgoing(
-            message=message,
-            package=Package(payload=payload, files=files, context=context),
-            envelope=record.envelope,
-            signature=record.signature,
-        )
-        detail = await hosted.call("export a message", hosted.adapter.export(item))
+        async with _local_files(message.files, blobs, self.spool) as files:
+            item = Outgoing(
+                message=message,
+                package=Package(payload=payload, files=files, context=context),
+                envelope=record.envelope,
+                signature=record.signature,
+            )
+            detail = await hosted.call("export a message", hosted.adapter.export(item))
         hosted.status.exported += 1
         return f"{hosted.id}: {detail}"
 
@@ -385,6 +380,41 @@ async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
     return stop.is_set()
+
+
+@contextlib.asynccontextmanager
+async def _local_files(
+    files: Iterable[FileRef], blobs: BlobStore, spool: Path | None
+) -> AsyncIterator[dict[str, Path]]:
+    """Each file as a local path, as adapters need: the blob's own file where blobs are files,
+    else (blobs in a shared database) a copy streamed into a temporary folder under ``spool``
+    that is removed when the adapter is done."""
+    paths: dict[str, Path] = {}
+    folder: Path | None = None
+    try:
+        for file in files:
+            path = blobs.local_path(file.sha256)
+            if path is None:
+                if folder is None:
+                    folder = await asyncio.to_thread(_spool_folder, spool)
+                path = folder / str(len(paths))
+                handle = await asyncio.to_thread(path.open, "xb")
+                try:
+                    async for chunk in blobs.read(file.sha256):
+                        await asyncio.to_thread(handle.write, chunk)
+                finally:
+                    handle.close()
+            paths[file.id] = path
+        yield paths
+    finally:
+        if folder is not None:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+def _spool_folder(spool: Path | None) -> Path:
+    if spool is not None:
+        spool.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="export-", dir=spool))
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:

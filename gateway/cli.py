@@ -359,6 +359,7 @@ def run(config_path: Path, log_level: str, log_format: str) -> None:
 
 
 from gateway.cli_convert import convert  # noqa: E402
+from gateway.cli_db import db  # noqa: E402
 from gateway.cli_demo import demo  # noqa: E402
 from gateway.cli_queue import audit_group, queue  # noqa: E402  -- they import nothing from here
 
@@ -366,6 +367,7 @@ main.add_command(queue)
 main.add_command(audit_group)
 main.add_command(convert)
 main.add_command(demo)
+main.add_command(db)
 
 if __name__ == "__main__":
     main()

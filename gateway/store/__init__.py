@@ -6,6 +6,9 @@ from pathlib import Path
 
 from gateway.errors import ConfigError
 from gateway.store.api import Store
+from gateway.store.postgres.url import masked
+
+GC_INTERVAL = 3600.0  # seconds between two blob collections by a running gateway
 
 
 async def open_store(url: str, data_dir: Path, *, lock: bool = True) -> Store:
@@ -14,10 +17,14 @@ async def open_store(url: str, data_dir: Path, *, lock: bool = True) -> Store:
     ``sqlite:///PATH`` is a database file (a relative PATH is taken inside ``data_dir``;
     ``sqlite:////abs/path`` is absolute); blobs and the lock file live in ``data_dir``.
     ``lock=False`` is for operator tools that run beside a live gateway.
+    ``postgresql://USER@HOST/DB`` is a database several nodes share (cluster mode); the
+    password, if the URL has one, never appears in a message.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ConfigError(f"not a store URL: {url!r} (expected sqlite:///PATH)")
+        raise ConfigError(
+            f"not a store URL: {masked(url)!r} (expected sqlite:///PATH or postgresql://…)"
+        )
     if scheme == "sqlite":
         if not rest.startswith("/") or rest in ("/", "/:memory:"):
             raise ConfigError(
@@ -31,8 +38,18 @@ async def open_store(url: str, data_dir: Path, *, lock: bool = True) -> Store:
         database = path if path.is_absolute() else data_dir / path
         return await SqliteStore.open(data_dir, database=database, lock=lock)
     if scheme in ("postgresql", "postgres"):
-        raise ConfigError(
-            f"{scheme}:// stores (cluster mode, several nodes on one database) arrive in a later "
-            "release; use sqlite:///gateway.db for now"
+        try:
+            from gateway.store.postgres.store import PostgresStore
+        except ImportError as exc:
+            raise ConfigError(
+                "a postgresql:// store needs the asyncpg package: install the gateway with its "
+                "postgres extra (pip install 'interregional-gateway[postgres]')"
+            ) from exc
+        # A gateway (lock=True) migrates and collects unreferenced blobs; an operator tool
+        # beside running nodes only reads and acts, and asks for `gateway db upgrade` instead.
+        return await PostgresStore.open(
+            url, migrate=lock, gc_interval=GC_INTERVAL if lock else 0.0
         )
-    raise ConfigError(f"unknown store scheme {scheme!r} in {url!r}; known: sqlite")
+    raise ConfigError(
+        f"unknown store scheme {scheme!r} in {masked(url)!r}; known: sqlite, postgresql"
+    )

@@ -325,3 +325,11 @@ class Store(Protocol):
     async def audit(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
         """Audit records with seq > ``after``, in order."""
         ...
+
+    # --- blob garbage collection ---------------------------------------------------------
+    async def gc_blobs(self, older_than: dt.timedelta) -> int:
+        """Delete the blobs that no stored message references and that nobody stored (again)
+        within ``older_than``; how many were deleted. The grace period covers a blob stored
+        for a message not yet committed (an intake or a receipt under way): keep it at hours.
+        """
+        ...

@@ -79,6 +79,7 @@ class FilesystemBlobStore:
         if final.is_file() and final.stat().st_size == len(data):
             if digest in self._unsynced:  # placed by a concurrent put whose sync is pending
                 durable.sync(self.root, [final.parent])
+            _touch(final)  # stored again: garbage collection counts its grace from now
             return  # the same content is already there, durable since its own put
         temp = _TempBlob(self._tmp)
         try:
@@ -157,6 +158,22 @@ class FilesystemBlobStore:
     async def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
+    def collect(self, keep: set[str], *, older_than: float) -> int:
+        """Delete blobs not in ``keep`` whose file was last stored more than ``older_than``
+        seconds ago; how many. Blocking: run it in a thread."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for first in _folders(self.root):
+            for second in _folders(first):
+                for entry in second.iterdir():
+                    if not _DIGEST.fullmatch(entry.name) or entry.name in keep:
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat().st_mtime < cutoff:
+                            entry.unlink()
+                            removed += 1
+        return removed
+
     def remove_stale_temp_files(self, *, older_than: float = 3600.0) -> int:
         """Delete temporary files left by a crash mid-``put``; only while holding the lock."""
         removed = 0
@@ -206,6 +223,7 @@ class FilesystemBlobStore:
             same = False
         if same:
             temp.unlink()  # the same content is already there, durable since its own put
+            _touch(final)  # stored again: garbage collection counts its grace from now
         else:
             os.replace(temp, final)
         # The rename (and any new fan-out folder) is durable only once its folder is synced.
@@ -248,6 +266,19 @@ class _TempBlob:
             os.close(self._fd)
             self._fd = None
         self.path.unlink(missing_ok=True)
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.utime(path)
+
+
+def _folders(parent: Path) -> list[Path]:
+    """The two-hex-digit fan-out folders in ``parent`` (never ``tmp``)."""
+    try:
+        return [p for p in parent.iterdir() if len(p.name) == 2 and p.is_dir()]
+    except FileNotFoundError:
+        return []
 
 
 def _open_and_read(path: Path, chunk_size: int) -> tuple[io.FileIO | None, bytes]:

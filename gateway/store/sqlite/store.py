@@ -318,6 +318,28 @@ class SqliteStore:
 
         return await self._reader.submit(query)
 
+    # --- blob garbage collection ---------------------------------------------------------
+
+    async def gc_blobs(self, older_than: dt.timedelta) -> int:
+        # The digests every message references, then a walk of the blob folder: memory and
+        # time grow with the number of files, fine for what one SQLite gateway holds.
+        keep = await _referenced(self._reader)
+        blobs = self.blobs
+        assert isinstance(blobs, FilesystemBlobStore)
+        return await asyncio.to_thread(
+            blobs.collect, keep, older_than=older_than.total_seconds()
+        )
+
+
+async def _referenced(reader: Reader) -> set[str]:
+    def query(conn: sqlite3.Connection) -> set[str]:
+        found = conn.execute(
+            "SELECT DISTINCT json_extract(value, '$[2]') FROM messages, json_each(messages.files)"
+        )
+        return {str(row[0]) for row in found}
+
+    return await reader.submit(query)
+
 
 def _list_query(
     direction: Direction | None, states: tuple[State, ...], limit: int

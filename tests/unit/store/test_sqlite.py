@@ -402,7 +402,6 @@ async def test_open_store_from_a_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://gw@db/gateway", "later"),
         ("sqlite://", "needs a file"),
         ("sqlite:///:memory:", "needs a file"),
         ("gateway.db", "not a store URL"),
