@@ -1,8 +1,8 @@
 """Detached CMS SignedData with GOST R 34.10-2012 and Streebog (RFC 4490 / RFC 9337 profile).
 
-Signing fills a template: everything but the signing time, the message digest and the signature
-value is encoded once per signer, and those three have fixed lengths, so one signature costs
-two Streebog digests, one engine signature and some byte joins. The layout is what
+Signing fills a template (:class:`~gateway.crypto.derwrite.SignedDataTemplate`): everything but
+the signing time, the message digest and the signature value is encoded once per signer, so one
+signature costs two Streebog digests, one engine signature and some byte joins. The layout is what
 ``openssl cms -sign -binary -nosmimecap`` writes with the GOST engine (digest and signature
 algorithm identifiers with NULL parameters, the key algorithm OID as signatureAlgorithm), so both
 verify each other's signatures. Verification of a parsed SignerInfo's value is here too; reading
@@ -21,16 +21,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from gateway.crypto.cms import describe
+from gateway.crypto.derwrite import NULL, SignedDataTemplate, oid, seq
 from gateway.crypto.gost._lib import GostError
 from gateway.crypto.gost.keys import GostPrivateKey, GostPublicKey, profile_of_key_oid
 from gateway.crypto.gost.streebog import DIGESTS, digest
 from gateway.errors import GatewayError, SignatureError
 
-_ID_DATA = "1.2.840.113549.1.7.1"
-_SIGNED_DATA = "1.2.840.113549.1.7.2"
-_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-_SIGNING_TIME = "1.2.840.113549.1.9.5"
 # Scheme -> (digest, key algorithm OID, signature-with-digest OID). openssl writes the key
 # algorithm as signatureAlgorithm; RFC 9337 allows both, so both are accepted.
 SCHEMES = {
@@ -40,7 +36,9 @@ SCHEMES = {
 _PROFILE_SCHEME = {"gost2012": "gost2012-256", "gost2012-512": "gost2012-512"}
 DIGEST_OIDS = {oid: name for name, (oid, _) in DIGESTS.items()}
 SIGNATURE_OIDS = {
-    oid: scheme for scheme, (_, key_oid, sig_oid) in SCHEMES.items() for oid in (key_oid, sig_oid)
+    dotted: scheme
+    for scheme, (_, key_oid, sig_oid) in SCHEMES.items()
+    for dotted in (key_oid, sig_oid)
 }
 CERTIFICATE_SIGNATURE_OIDS = {sig_oid: scheme for scheme, (_, _, sig_oid) in SCHEMES.items()}
 
@@ -70,18 +68,13 @@ class GostCmsSigner:
         self.digest_name = digest_name
         der = certificate.public_bytes(serialization.Encoding.DER)
         tbs = asn1_x509.Certificate.load(der)["tbs_certificate"]
-        digest_algorithm = _seq(_oid(DIGESTS[digest_name][0]) + _NULL)
-        sid = _seq(tbs["issuer"].dump() + tbs["serial_number"].dump())
-        certificates = der + b"".join(c.public_bytes(serialization.Encoding.DER) for c in chain)
-        self._content_type = _seq(_oid(_CONTENT_TYPE) + _tlv(0x31, _oid(_ID_DATA)))
-        self._time_head = _oid(_SIGNING_TIME)
-        self._digest_head = _oid(_MESSAGE_DIGEST)
-        self._info_head = _int1 + sid + digest_algorithm
-        self._info_tail_algorithm = _seq(_oid(key_oid) + _NULL)
-        self._data_head = (
-            _int1 + _tlv(0x31, digest_algorithm) + _seq(_oid(_ID_DATA)) + _tlv(0xA0, certificates)
+        certificates = [der, *(c.public_bytes(serialization.Encoding.DER) for c in chain)]
+        self._template = SignedDataTemplate(
+            sid=seq(tbs["issuer"].dump() + tbs["serial_number"].dump()),
+            digest_algorithm=seq(oid(DIGESTS[digest_name][0]) + NULL),
+            signature_algorithm=seq(oid(key_oid) + NULL),
+            certificates=certificates,
         )
-        self._content_info_head = _oid(_SIGNED_DATA)
 
     def sign(self, content: bytes, *, signing_time: datetime | None = None) -> bytes:
         return self.sign_digest(digest(content, self.digest_name), signing_time=signing_time)
@@ -89,21 +82,10 @@ class GostCmsSigner:
     def sign_digest(self, content_digest: bytes, *, signing_time: datetime | None = None) -> bytes:
         """The SignedData for content whose Streebog digest (of the key's size) is given."""
         when = signing_time.timestamp() if signing_time is not None else time.time()
-        attributes = sorted(
-            (
-                self._content_type,
-                _seq(self._time_head + _tlv(0x31, _time(when))),
-                _seq(self._digest_head + _tlv(0x31, _tlv(0x04, content_digest))),
-            )
-        )  # DER orders a SET OF by the encodings
-        body = b"".join(attributes)
-        # The signature covers the attributes as a SET (tag 0x31), they travel as [0] (0xA0).
-        value = self._key.sign_digest(digest(_tlv(0x31, body), self.digest_name))
-        info = _seq(
-            self._info_head + _tlv(0xA0, body) + self._info_tail_algorithm + _tlv(0x04, value)
-        )
-        signed_data = _seq(self._data_head + _tlv(0x31, info))
-        return _seq(self._content_info_head + _tlv(0xA0, signed_data))
+        attributes = self._template.signed_attributes(content_digest, when)
+        to_sign = SignedDataTemplate.to_be_signed(attributes)
+        value = self._key.sign_digest(digest(to_sign, self.digest_name))
+        return self._template.assemble(attributes, value)
 
 
 def check_value(
@@ -147,44 +129,7 @@ def subject_public_key_info(certificate: x509.Certificate) -> bytes:
 def key_profile(certificate: x509.Certificate) -> str | None:
     """ "gost2012" / "gost2012-512" when the certificate holds a GOST 2012 key, else None."""
     try:
-        oid = certificate.public_key_algorithm_oid.dotted_string
+        dotted = certificate.public_key_algorithm_oid.dotted_string
     except ValueError:
         return None
-    return profile_of_key_oid(oid)
-
-
-_NULL = b"\x05\x00"
-_int1 = b"\x02\x01\x01"
-
-
-def _time(when: float) -> bytes:
-    moment = time.gmtime(when)
-    if 1950 <= moment.tm_year < 2050:  # RFC 5652 §11.3: UTCTime in these years
-        return _tlv(0x17, time.strftime("%y%m%d%H%M%SZ", moment).encode("ascii"))
-    return _tlv(0x18, time.strftime("%Y%m%d%H%M%SZ", moment).encode("ascii"))
-
-
-def _seq(body: bytes) -> bytes:
-    return _tlv(0x30, body)
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    size = len(body)
-    if size < 0x80:
-        return bytes((tag, size)) + body
-    encoded = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(encoded))) + encoded + body
-
-
-@functools.lru_cache(maxsize=64)
-def _oid(dotted: str) -> bytes:
-    arcs = [int(arc) for arc in dotted.split(".")]
-    body = bytearray()
-    for arc in [40 * arcs[0] + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        body += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(body))
+    return profile_of_key_oid(dotted)
