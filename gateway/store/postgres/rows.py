@@ -7,7 +7,6 @@ before it reaches the database, as in the SQLite backend.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Final
 
 from gateway.model import MessageType
@@ -18,8 +17,8 @@ from gateway.store.api import (
     HistoryEntry,
     MessageRecord,
     State,
-    StoredFile,
 )
+from gateway.store.filesjson import files_from_json
 
 Row = Any  # an asyncpg.Record: indexable by position and by column name
 
@@ -41,18 +40,6 @@ def utc(at: dt.datetime) -> dt.datetime:
 
 def utc_or_none(at: dt.datetime | None) -> dt.datetime | None:
     return None if at is None else utc(at)
-
-
-def files_to_json(files: tuple[StoredFile, ...]) -> str:
-    return json.dumps(
-        [[f.file_id, f.name, f.sha256, f.size] for f in files],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def files_from_json(text: str) -> tuple[StoredFile, ...]:
-    return tuple(StoredFile(fid, name, sha, size) for fid, name, sha, size in json.loads(text))
 
 
 MESSAGE_COLUMNS: Final = (

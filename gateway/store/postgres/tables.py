@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from gateway.audit import record_hash
 from gateway.store.api import Direction, MessageRecord, NewMessage, State
+from gateway.store.filesjson import files_to_json
 from gateway.store.postgres import rows
 
 Connection = Any  # asyncpg.Connection (asyncpg ships no type information)
@@ -95,7 +96,7 @@ class Tx:
             message.envelope,
             message.signature,
             message.envelope_sha256,
-            rows.files_to_json(message.files),
+            files_to_json(message.files),
             rows.aware_or_none(message.expires_at),
             message.correlation_id,
             message.document_uid,

@@ -7,7 +7,6 @@ sort as numbers. This module only converts; it never runs a query.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Final
 
 from gateway.model import MessageType
@@ -18,8 +17,8 @@ from gateway.store.api import (
     HistoryEntry,
     MessageRecord,
     State,
-    StoredFile,
 )
+from gateway.store.filesjson import files_from_json
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND: Final = dt.timedelta(microseconds=1)
@@ -45,18 +44,6 @@ def from_us(value: int) -> dt.datetime:
 
 def from_us_or_none(value: int | None) -> dt.datetime | None:
     return None if value is None else from_us(value)
-
-
-def files_to_json(files: tuple[StoredFile, ...]) -> str:
-    return json.dumps(
-        [[f.file_id, f.name, f.sha256, f.size] for f in files],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def files_from_json(text: str) -> tuple[StoredFile, ...]:
-    return tuple(StoredFile(fid, name, sha, size) for fid, name, sha, size in json.loads(text))
 
 
 # The columns a MessageRecord is read from, in the order message_record() unpacks them. The

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from gateway.audit import GENESIS, record_hash
 from gateway.store.api import Direction, MessageRecord, NewMessage, State
+from gateway.store.filesjson import files_to_json
 from gateway.store.sqlite import rows
 
 Clock = Callable[[], dt.datetime]
@@ -72,7 +73,7 @@ def insert_message(
                 message.envelope,
                 message.signature,
                 message.envelope_sha256,
-                rows.files_to_json(message.files),
+                files_to_json(message.files),
                 rows.to_us_or_none(message.expires_at),
                 message.correlation_id,
                 message.document_uid,
