@@ -219,6 +219,8 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
     app[READY].set()
     log.info("gateway %s ready", app[IDENTITY].config.participant)
     yield
+    log.info("stopping: finishing the deliveries and hand-offs in flight (up to %.0f s)",
+             DRAIN_SECONDS)  # fmt: skip
     app[READY].clear()
     stop.set()
     _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)

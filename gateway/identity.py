@@ -159,7 +159,11 @@ def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterato
             )
         current = [c for c in certs if c.not_valid_before_utc <= now <= c.not_valid_after_utc]
         if not current:
-            yield Finding("error", f"participant {participant.id!r} has no certificate valid now")
+            yield Finding(
+                "error",
+                f"participant {participant.id!r} has no certificate valid on "
+                f"{now:%Y-%m-%d %H:%M} UTC",
+            )
         for cert in certs:
             if cert.not_valid_after_utc < now or cert.not_valid_before_utc > now:
                 continue
@@ -180,7 +184,9 @@ def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterato
             f"{state} on {when:%Y-%m-%d %H:%M} UTC",
         )
     ours = signer.certificate.not_valid_after_utc
-    if ours - now < EXPIRY_WARNING:
+    if ours < now:
+        yield Finding("error", f"our own certificate expired on {ours:%Y-%m-%d %H:%M} UTC")
+    elif ours - now < EXPIRY_WARNING:
         yield Finding("warning", f"our own certificate expires on {ours:%Y-%m-%d %H:%M} UTC")
     yield from _check_adapters(config)
 

@@ -79,7 +79,8 @@ def test_config_check_warns_of_expiry_and_fails_after_it(network: Path) -> None:
         f"{later:%Y-%m-%d}",
         ok=False,
     )
-    assert "has no certificate valid now" in result.output
+    assert f"has no certificate valid on {later:%Y-%m-%d}" in result.output
+    assert "our own certificate expired on" in result.output  # an error, in the past tense
 
 
 def test_config_check_names_a_broken_key(network: Path, tmp_path: Path) -> None:
