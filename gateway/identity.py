@@ -149,6 +149,9 @@ def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterato
             f"participant {config.participant!r} (this gateway) is not in "
             f"{config.participants_file.name}; peers need its certificates to accept our envelopes",
         )
+    ours_listed = next((p for p in participants if p.id == config.participant), None)
+    if ours_listed is not None:
+        yield from _endpoint_scheme(config, ours_listed.endpoint)
     for participant in participants:
         certs = [c for path in participant.certificates for c in load_certificates(path)]
         if participant.id == config.participant and signer.certificate not in certs:
@@ -189,6 +192,25 @@ def check(config_path: str | Path, *, now: dt.datetime | None = None) -> Iterato
     elif ours - now < EXPIRY_WARNING:
         yield Finding("warning", f"our own certificate expires on {ours:%Y-%m-%d %H:%M} UTC")
     yield from _check_adapters(config)
+
+
+def _endpoint_scheme(config: cfg.GatewayConfig, endpoint: str) -> Iterator[Finding]:
+    """Peers reach us at the endpoint the network file gives; say so when it cannot be us."""
+    served = "https" if config.tls is not None else "http"
+    listed = endpoint.partition("://")[0].lower()
+    if listed == "https" and served == "http":
+        yield Finding(
+            "warning",
+            f"{config.participants_file.name} gives our endpoint as {endpoint}, but this gateway "
+            "serves plain HTTP (no [tls]); fine behind a proxy that terminates TLS, otherwise "
+            "peers cannot connect",
+        )
+    elif listed == "http" and served == "https":
+        yield Finding(
+            "warning",
+            f"{config.participants_file.name} gives our endpoint as {endpoint}, but this gateway "
+            "serves HTTPS ([tls]); peers will fail to connect",
+        )
 
 
 def _check_adapters(config: cfg.GatewayConfig) -> Iterator[Finding]:

@@ -225,3 +225,16 @@ def test_the_console_script_is_installed() -> None:
     gateway = Path(sys.executable).with_name("gateway")
     result = subprocess.run([gateway, "--version"], capture_output=True, text=True, check=True)
     assert "gateway, version" in result.stdout
+
+
+def test_config_check_warns_when_our_listed_endpoint_cannot_be_this_gateway(
+    network: Path, tmp_path: Path
+) -> None:
+    result = run("config", "check", "--config", network / "gateway.toml")
+    assert "our endpoint" not in result.output  # the example lists ru-61 at plain http://
+    secure = tmp_path / "net"
+    shutil.copytree(network, secure)
+    listed = secure / "participants.toml"
+    listed.write_text(listed.read_text().replace("http://127.0.0.1:8061", "https://127.0.0.1:8061"))
+    result = run("config", "check", "--config", secure / "gateway.toml")
+    assert "serves plain HTTP (no [tls])" in result.output
