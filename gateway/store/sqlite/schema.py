@@ -10,38 +10,17 @@ a change is a new file.
 from __future__ import annotations
 
 import functools
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from gateway.errors import GatewayError
-
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
+from gateway.store.versions import Migration, read
 
 
 @functools.cache
 def migrations() -> tuple[Migration, ...]:
     """Every migration this code knows, in order; numbered 1, 2, … without gaps."""
-    folder = resources.files("gateway.store").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
-    for expected, migration in enumerate(found, start=1):
-        if migration.version != expected:
-            raise RuntimeError(f"migration {expected:04d} is missing before {migration.name}")
-    return tuple(found)
+    return read()
 
 
 def code_version() -> int:
