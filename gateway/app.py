@@ -48,7 +48,7 @@ from gateway.identity import Identity
 from gateway.intake import Intake
 from gateway.metrics import Activity, Metrics
 from gateway.receiver import Receiver
-from gateway.store import GC_INTERVAL, open_store
+from gateway.store import GC_INTERVAL, is_shared, open_store
 from gateway.store.api import MessageRecord, Store, StoreError
 from gateway.transport import wire
 from gateway.transport.client import Client, Result
@@ -96,7 +96,7 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
         ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="gateway-io")
     )
     store = await open_store(config.store, config.data_dir, lock=True)
-    shared = config.store.startswith(("postgresql:", "postgres:"))
+    shared = is_shared(config.store)
     try:
         if not shared:
             # One node owns an embedded store: leases left by a killed predecessor come back
@@ -210,7 +210,7 @@ async def _workers_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[HANDOFF].run(stop), name="hand-off"),
         asyncio.create_task(app[ACTIVITY].run(stop), name="activity"),
     ]
-    if not app[IDENTITY].config.store.startswith(("postgresql:", "postgres:")):
+    if not is_shared(app[IDENTITY].config.store):
         # (database stores collect their own blobs, once per cluster)
         tasks.append(asyncio.create_task(_collect_blobs(app[STORE], stop), name="blob GC"))
     host = app.get(ADAPTERS)

@@ -16,6 +16,7 @@ import click
 from gateway import config as cfg
 from gateway.cli_options import config_option
 from gateway.errors import GatewayError
+from gateway.store import is_shared, open_store
 from gateway.store.postgres.url import masked
 
 
@@ -55,14 +56,13 @@ def status(config_path: Path) -> None:
 
 
 async def _upgrade(url: str, data_dir: Path) -> tuple[int, int, int]:
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_shared(url):
         from gateway.store.postgres import schema
         from gateway.store.postgres.store import PostgresStore
 
         async with await PostgresStore.open(url, migrate=False, check=False) as shared:
             before, after = await shared.upgrade()
         return before, after, schema.code_version()
-    from gateway.store import open_store
     from gateway.store.sqlite import SqliteStore
     from gateway.store.sqlite import schema as sqlite_schema
 
@@ -77,7 +77,7 @@ async def _upgrade(url: str, data_dir: Path) -> tuple[int, int, int]:
 
 
 async def _status(url: str, data_dir: Path) -> tuple[int, int]:
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_shared(url):
         from gateway.store.postgres import schema
         from gateway.store.postgres.store import PostgresStore
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from gateway import __version__
 from gateway.api.operator import PREFIX
+from gateway.store.api import State
 
 JSON = dict[str, Any]
 
-_STATES = ["queued", "delivered", "rejected", "expired", "cancelled", "accepted", "handed-off"]
+_STATES = [state.value for state in State]
 
 
 def _ref(name: str) -> JSON:

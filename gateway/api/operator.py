@@ -243,10 +243,8 @@ async def _partners(request: web.Request) -> list[dict[str, Any]]:
     for participant in identity.participants:
         if participant.id == identity.config.participant:
             continue
-        states: dict[str, int] = {}
-        for record in await store.search(MessageQuery(peer=participant.id, limit=MAX_LIMIT)):
-            key = f"{record.direction.value}:{record.state.value}"
-            states[key] = states.get(key, 0) + 1
+        counts = await store.recent_states(participant.id, limit=MAX_LIMIT)
+        states = {f"{d.value}:{st.value}": n for (d, st), n in sorted(counts.items())}
         out.append(views.partner(
             participant, views.certificates(participant.certificates), states,
             health.get(participant.id), await _last_contact(store, participant.id), now,

@@ -8,6 +8,7 @@ tokens are never read.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,16 +194,21 @@ class CertificateView:
 
 
 def certificates(paths: tuple[Path, ...]) -> list[CertificateView]:
-    """The certificates in ``paths`` (public data only); unreadable files are skipped."""
+    """The certificates in ``paths`` (public data only); unreadable files are skipped. A file
+    is read again only when it changed (the dashboard asks every few seconds)."""
     found = []
     for path in paths:
         try:
-            certs = load_certificates(path)
+            status = path.stat()
+            found += _read(path, status.st_mtime_ns, status.st_size)
         except (GatewayError, OSError, ValueError):
             continue
-        for cert in certs:
-            found.append(_certificate(cert, path))
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _read(path: Path, mtime_ns: int, size: int) -> list[CertificateView]:
+    return [_certificate(cert, path) for cert in load_certificates(path)]
 
 
 def _certificate(cert: x509.Certificate, path: Path) -> CertificateView:

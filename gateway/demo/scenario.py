@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import aiohttp
 
 from adapters.api import Package
 from adapters.filerefs import describe
+from adapters.filesystem.sidecar import parse_data
 from gateway.crypto import CmsSigner
 from gateway.demo import locals as systems
 from gateway.demo.network import MINSTROY, ROSTOV, SAKHA, TATARSTAN, DemoNetwork
@@ -167,12 +168,13 @@ async def _send(local: systems.LocalSystems, session: aiohttp.ClientSession,
         raise ValueError(f"no local system sends for {letter.sender}")
 
 
-async def _until(check: Callable[[], object], plan: list[Letter], what: str) -> None:
+async def _until(
+    check: Callable[[], Awaitable[bool]], plan: list[Letter], what: str
+) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + STEP_TIMEOUT
     while True:
-        done = await check()  # type: ignore[misc]
-        if done:
+        if await check():
             return
         if loop.time() > end:
             late = [f"{p.number} ({p.sender} → {p.recipient})" for p in plan
@@ -247,13 +249,8 @@ async def _answers(local: systems.LocalSystems, session: aiohttp.ClientSession,
             if isinstance(package.payload, Notification):
                 _note_home(plan, package.payload, progress)
     for _, detail in await local.rest.arrived(session):
-        raw = detail.get("notification")
-        if raw:
-            letter = _by_uid(plan, raw.get("document_uid"))
-            if letter is not None and not letter.answered:
-                letter.answered = True
-                number = (raw.get("registration") or {}).get("number")
-                letter.outcome = (f"registered as № {number}" if raw.get("kind") == "registered"
-                                  else f"{raw.get('kind')}: {raw.get('reason')}")  # fmt: skip
-                progress(f"{letter.number}: {letter.sender} learnt it was {letter.outcome}")
+        if "notification" in detail:  # the REST inbox gives the filesystem adapter's sidecar
+            note = parse_data(detail, source="the REST inbox").payload
+            if isinstance(note, Notification):
+                _note_home(plan, note, progress)
     return all(p.answered for p in plan)

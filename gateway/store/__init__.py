@@ -9,6 +9,13 @@ from gateway.store.api import Store
 from gateway.store.postgres.url import masked
 
 GC_INTERVAL = 3600.0  # seconds between two blob collections by a running gateway
+SHARED_SCHEMES = ("postgresql", "postgres")
+
+
+def is_shared(url: str) -> bool:
+    """Whether the store is a database several nodes share (cluster mode): then no node may
+    take back leases at start-up, and the store collects its own blobs."""
+    return url.partition("://")[0] in SHARED_SCHEMES
 
 
 async def open_store(url: str, data_dir: Path, *, lock: bool = True) -> Store:
@@ -37,7 +44,7 @@ async def open_store(url: str, data_dir: Path, *, lock: bool = True) -> Store:
         path = Path(rest[1:])
         database = path if path.is_absolute() else data_dir / path
         return await SqliteStore.open(data_dir, database=database, lock=lock)
-    if scheme in ("postgresql", "postgres"):
+    if scheme in SHARED_SCHEMES:
         try:
             from gateway.store.postgres.store import PostgresStore
         except ImportError as exc:

@@ -307,6 +307,13 @@ class Store(Protocol):
 
     async def count_by_state(self) -> dict[tuple[Direction, State], int]: ...
 
+    async def recent_states(
+        self, peer: str, *, limit: int
+    ) -> dict[tuple[Direction, State], int]:
+        """Direction and state counts of the newest ``limit`` messages with ``peer`` (a
+        dashboard's view of one partner: cheap however many messages there are)."""
+        ...
+
     async def history(self, message_id: str) -> list[HistoryEntry]: ...
 
     async def attempts(self, message_id: str) -> list[Attempt]: ...

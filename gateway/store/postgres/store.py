@@ -360,6 +360,21 @@ class PostgresStore:
 
         return await self._read(query)
 
+    async def recent_states(
+        self, peer: str, *, limit: int
+    ) -> dict[tuple[Direction, State], int]:
+        async def query(conn: Connection) -> dict[tuple[Direction, State], int]:
+            found = await conn.fetch(
+                "SELECT direction, state, count(*) AS n FROM (SELECT direction, state FROM"
+                " messages WHERE peer = $1 ORDER BY id DESC LIMIT $2) AS newest"
+                " GROUP BY direction, state",
+                peer,
+                max(limit, 0),
+            )
+            return {(Direction(r["direction"]), State(r["state"])): r["n"] for r in found}
+
+        return await self._read(query)
+
     async def history(self, message_id: str) -> list[HistoryEntry]:
         async def query(conn: Connection) -> list[HistoryEntry]:
             found = await conn.fetch(

@@ -274,6 +274,19 @@ class SqliteStore:
 
         return await self._reader.submit(query)
 
+    async def recent_states(
+        self, peer: str, *, limit: int
+    ) -> dict[tuple[Direction, State], int]:
+        def query(conn: sqlite3.Connection) -> dict[tuple[Direction, State], int]:
+            found = conn.execute(
+                "SELECT direction, state, count(*) FROM (SELECT direction, state FROM messages"
+                " WHERE peer = ? ORDER BY id DESC LIMIT ?) GROUP BY direction, state",
+                (peer, max(limit, 0)),
+            )
+            return {(Direction(d), State(s)): n for d, s, n in found}
+
+        return await self._reader.submit(query)
+
     async def history(self, message_id: str) -> list[HistoryEntry]:
         def query(conn: sqlite3.Connection) -> list[HistoryEntry]:
             found = conn.execute(

@@ -92,3 +92,15 @@ async def test_search_follows_state_changes(store: Store) -> None:
     assert await _ids(store, states=(State.CANCELLED,)) == [ids["rostov"]]
     assert ids["rostov"] not in await _ids(store, states=(State.QUEUED,))
     assert now() > DAY
+
+
+async def test_recent_states_count_the_newest_messages_of_one_partner(store: Store) -> None:
+    ids = await _seed(store)
+    counts = await store.recent_states("ru-14", limit=500)
+    assert counts == {(Direction.OUT, State.QUEUED): 1, (Direction.IN, State.ACCEPTED): 2}
+    # only the newest: in2 and in1 (newest first), not the older outbound letter
+    assert await store.recent_states("ru-14", limit=2) == {(Direction.IN, State.ACCEPTED): 2}
+    await store.cancel(ids["rostov"], actor="operator:anna")
+    assert (await store.recent_states("ru-14", limit=500))[(Direction.OUT, State.CANCELLED)] == 1
+    assert await store.recent_states("nobody", limit=500) == {}
+    assert await store.recent_states("fed", limit=0) == {}
