@@ -15,8 +15,14 @@ nodes of each participant on their shared database (cluster mode): local systems
 A's nodes in turn, and each A node sends to its own B node (as a DNS or load balancer spread
 would), so no proxy in the benchmark costs CPU.
 
+Each phase also prints the CPU per letter of each gateway (``/proc/<pid>/stat``), and the run
+starts with a baseline: the CPU cost of creating one file where the gateways keep theirs (see
+``file_creation_us``: on a filesystem without a journal it depends on recent deletions nearby,
+so pick a quiet folder with ``--dir`` and quote the baseline with the figures).
+
 Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]
-[--store postgresql://127.0.0.1/test] [--nodes 2]``
+[--store postgresql://127.0.0.1/test] [--nodes 2] [--phases drain,intake,latency]
+[--dir FOLDER] [--pyspy FOLDER]``
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ import datetime as dt
 import itertools
 import os
 import shutil
+import signal
 import sqlite3
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -113,7 +121,9 @@ class Watch:
     async def poll(self) -> None:
         async with self._polling:
             now = time.perf_counter()
-            found = await (self._delivered_pg() if self.store else asyncio.to_thread(self._delivered))
+            found = await (
+                self._delivered_pg() if self.store else asyncio.to_thread(self._delivered)
+            )
             for row_id, message_id in found:
                 self._last_history = max(self._last_history, row_id)
                 if message_id not in self._seen_a:
@@ -166,6 +176,74 @@ class Watch:
             await asyncio.sleep(0.005)
 
 
+def file_creation_us(folder: Path, count: int = 200) -> float:
+    """CPU microseconds to create one empty file in ``folder``: the baseline for the hand-off,
+    which creates five per letter. On ext4 without a journal, creating a file scans past every
+    inode of its block group deleted in the last minute or more (``recently_deleted`` in the
+    kernel), so a folder near thousands of fresh deletions (an earlier run's clean-up, a test
+    suite's temporary folders) makes each creation cost hundreds of microseconds."""
+    probe = folder / "file-creation-probe"
+    probe.mkdir()
+    start = time.process_time()
+    for n in range(count):
+        os.close(os.open(probe / str(n), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    return (time.process_time() - start) / count * 1e6
+
+
+def cpu_seconds(node: Node) -> tuple[float, float]:
+    """User and system CPU seconds the node's process has used so far."""
+    assert node.process is not None
+    fields = Path(f"/proc/{node.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+class CpuMeter:
+    """CPU per letter of each gateway over one phase (from ``/proc/<pid>/stat``)."""
+
+    def __init__(self, nodes: dict[str, list[Node]]) -> None:
+        self.nodes = nodes
+        self.start = {name: [cpu_seconds(n) for n in group] for name, group in nodes.items()}
+
+    def report(self, letters: int) -> str:
+        parts = []
+        for name, group in self.nodes.items():
+            user = sum(
+                cpu_seconds(n)[0] - s[0] for n, s in zip(group, self.start[name], strict=True)
+            )
+            system = sum(
+                cpu_seconds(n)[1] - s[1] for n, s in zip(group, self.start[name], strict=True)
+            )
+            parts.append(f"{name} {(user + system) / letters * 1000:.2f} ms "
+                         f"({user / letters * 1000:.2f} user + {system / letters * 1000:.2f} system)")  # fmt: skip
+        return "CPU per letter: " + ", ".join(parts)
+
+
+@contextlib.contextmanager
+def profiled(nodes: list[Node], folder: str | None) -> Iterator[None]:
+    """py-spy records each node (raw collapsed stacks, all threads) for the phase, if asked."""
+    if folder is None:
+        yield
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spies = []
+    for node in nodes:
+        assert node.process is not None
+        out = Path(folder) / f"{node.member.id}-{node.process.pid}.txt"
+        spies.append(subprocess.Popen(
+            ["py-spy", "record", "--pid", str(node.process.pid), "--rate", "250", "--format", "raw",
+             "--threads", "--nonblocking", "-o", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            spy.wait(timeout=60)
+
+
 def peak_rss_mib(node: Node) -> float:
     assert node.process is not None
     for line in Path(f"/proc/{node.process.pid}/status").read_text().splitlines():
@@ -196,6 +274,7 @@ async def submit_all(
 async def throughput(
     session: aiohttp.ClientSession,
     a: list[Node],
+    b: list[Node],
     watch: Watch,
     letters: int,
     clients: int,
@@ -203,8 +282,11 @@ async def throughput(
 ) -> float:
     """Submitting and delivering at once: intake competes with delivery for the same cores."""
     start = time.perf_counter()
+    meter = CpuMeter({"A": a, "B": b})
     ids = await submit_all(session, a, range(letters), clients, tag)
     await watch.until(ids, timeout=600)
+    if tag != "w":
+        print(meter.report(letters))
     return letters / (max(watch.done_at[i] for i in ids) - start)
 
 
@@ -215,6 +297,7 @@ async def drain(
     watch: Watch,
     letters: int,
     clients: int,
+    pyspy: str | None = None,
 ) -> float:
     """From accepted at A: letters queued at A while B is down; B starts; time to all done."""
     for node in b:
@@ -222,7 +305,10 @@ async def drain(
     ids = await submit_all(session, a, range(200_000, 200_000 + letters), clients, "d")
     await asyncio.gather(*(asyncio.to_thread(node.start) for node in b))
     start = time.perf_counter()  # A's retry ceiling is 0.2 s here, so it resumes at once
-    await watch.until(ids, timeout=600)
+    meter = CpuMeter({"A": a, "B": b})
+    with profiled([*a, *b], pyspy):
+        await watch.until(ids, timeout=600)
+    print(meter.report(letters))
     return letters / (max(watch.done_at[i] for i in ids) - start)
 
 
@@ -272,12 +358,16 @@ def another_node(node: Node, name: str, port: int, participants: str | None = No
         f'listen = "127.0.0.1:{node.member.port}"', f'listen = "127.0.0.1:{port}"'
     )
     if participants is not None:
-        text = text.replace('participants = "../participants.toml"', f'participants = "../{participants}"')
+        text = text.replace(
+            'participants = "../participants.toml"', f'participants = "../{participants}"'
+        )
     config.write_text(text, encoding="utf-8")
     return Node(dataclasses.replace(node.member, port=port), folder, node.token)
 
 
-def start_network(folder: Path, stores: tuple[str, str] | None, count: int) -> tuple[list[Node], list[Node]]:
+def start_network(
+    folder: Path, stores: tuple[str, str] | None, count: int
+) -> tuple[list[Node], list[Node]]:
     """Sender ru-61 (quick retries, see FAST_RETRY) and receiver ru-14, ``count`` nodes each
     (more than one only on PostgreSQL stores), all started."""
     port_a, port_b, *more = localnet.free_ports(2 + 2 * (count - 1))
@@ -339,15 +429,33 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--store", default="sqlite", help="sqlite, or postgresql://HOST/DB")
     parser.add_argument("--nodes", type=int, default=1, help="nodes per participant (PostgreSQL)")
+    parser.add_argument(
+        "--phases",
+        default="drain,intake,latency",
+        help="which measurements to run, comma-separated (default: all three)",
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="where the gateways' folders go (default: the system's temporary folder)",
+    )
+    parser.add_argument(
+        "--pyspy", metavar="DIR", help="record each gateway with py-spy during the drain, into DIR"
+    )
     args = parser.parse_args()
     pg = None if args.store == "sqlite" else args.store
     if pg is None and args.nodes != 1:
         parser.error("several nodes of one participant need --store postgresql://…")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        print(
+            f"baseline: creating a file in {tmp} costs {file_creation_us(Path(tmp)):.0f} µs of CPU"
+        )
         async with schemas(pg) as stores:
             a, b = start_network(Path(tmp), stores, args.nodes)
             try:
-                print(f"store: {'SQLite' if pg is None else 'PostgreSQL'}, {args.nodes} node(s) per participant")
+                print(
+                    f"store: {'SQLite' if pg is None else 'PostgreSQL'}, {args.nodes} node(s) per participant"
+                )
                 await measure(a, b, Watch(a[0], b, stores[0] if stores else None), args)
             finally:
                 for node in (*a, *b):
@@ -357,13 +465,19 @@ async def main() -> None:
 async def measure(a: list[Node], b: list[Node], watch: Watch, args: argparse.Namespace) -> None:
     connector = aiohttp.TCPConnector(limit=args.clients + 8)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await throughput(session, a, watch, 50, 8, "w")  # warm-up (keys of its own)
-        rate = await drain(session, a, b, watch, args.letters, args.clients)
-        print(f"throughput from accepted at A: {rate:,.0f} letters/s ({args.letters} letters "
-              "queued at A, then B started; done = handed off at B + receipt at A)")  # fmt: skip
-        rate = await throughput(session, a, watch, args.letters, args.clients)
-        print(f"throughput with intake at the same time: {rate:,.0f} letters/s "
-              f"({args.letters} letters through A's local API, {args.clients} clients)")  # fmt: skip
+        phases = set(args.phases.split(","))
+        await throughput(session, a, b, watch, 50, 8, "w")  # warm-up (keys of its own)
+        if "drain" in phases:
+            rate = await drain(session, a, b, watch, args.letters, args.clients, args.pyspy)
+            print(f"throughput from accepted at A: {rate:,.0f} letters/s ({args.letters} letters "
+                  "queued at A, then B started; done = handed off at B + receipt at A)")  # fmt: skip
+        if "intake" in phases:
+            rate = await throughput(session, a, b, watch, args.letters, args.clients)
+            print(f"throughput with intake at the same time: {rate:,.0f} letters/s "
+                  f"({args.letters} letters through A's local API, {args.clients} clients)")  # fmt: skip
+        if "latency" not in phases:
+            await watch.close()
+            return
         delays = await latency(session, a, watch, args.rate, args.seconds)
     p50 = statistics.median(delays) * 1000
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
@@ -373,6 +487,7 @@ async def measure(a: list[Node], b: list[Node], watch: Watch, args: argparse.Nam
     rss_b = ", ".join(f"{peak_rss_mib(n):.0f}" for n in b)
     print(f"peak RSS: A {rss_a} MiB, B {rss_b} MiB")
     await watch.close()
+
 
 if __name__ == "__main__":
     asyncio.run(main())

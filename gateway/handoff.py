@@ -18,15 +18,18 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from gateway.doorbell import Doorbell
+from gateway.settle import settled
 from gateway.store import durable
-from gateway.store.api import BlobStore, MessageRecord, Store
+from gateway.store.api import BlobStore, MessageRecord, Store, StoredFile
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^\w.\- ]", re.UNICODE)
+_IN_MEMORY = 1 << 20  # a blob that is not a local file is read whole up to this size
 
 
 class Sink(Protocol):
@@ -40,13 +43,20 @@ class Sink(Protocol):
 
 
 class FolderSink:
-    """Writes each message as a folder ``<root>/<message id>/``: envelope, signature, files."""
+    """Writes each message as a folder ``<root>/<message id>/``: envelope, signature, files.
+
+    Exports that arrive together are written together: one thread call stages every folder,
+    ONE filesystem sync makes all their files durable, the renames follow, and one more sync
+    makes the renames durable (see :class:`_Together`). A message whose files are neither
+    local files nor small (a large blob in a database) is streamed on its own.
+    """
 
     name = "folder"
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._together: _Together[_Export, str] = _Together(self._write_batch)
 
     async def export(self, record: MessageRecord, blobs: BlobStore) -> str:
         target = self.root / _safe(record.message_id)
@@ -56,14 +66,17 @@ class FolderSink:
             return f"already in {target}"
         staging = self.root / f".tmp-{_safe(record.message_id)}-{uuid.uuid4().hex[:8]}"
         names = _file_names(record)
-        local = [blobs.local_path(f.sha256) for f in record.files]
+        small = await blobs.small([f.sha256 for f in record.files])
+        sources = [
+            found if (found := small.get(f.sha256)) is not None else await _source(blobs, f)
+            for f in record.files
+        ]
+        ready = [source for source in sources if source is not None]
+        if len(ready) == len(sources):
+            # The thread cleans up after its own failures; a cancelled caller leaves the job
+            # to finish (an export that appears anyway is found by the next attempt).
+            return await self._together.run(_Export(record, names, ready, staging, target))
         try:
-            if all(path is not None for path in local):
-                # Every blob is a local file: the whole export is one job off the event loop.
-                sources = [p for p in local if p is not None]
-                return await asyncio.to_thread(
-                    self._write_all, record, names, sources, staging, target
-                )
             await asyncio.to_thread(self._start, record, staging)
             for file, name in zip(record.files, names, strict=True):
                 await _copy_blob(blobs, file.sha256, staging / name)
@@ -72,30 +85,63 @@ class FolderSink:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
-    def _write_all(
-        self,
-        record: MessageRecord,
-        names: list[str],
-        sources: list[Path],
-        staging: Path,
-        target: Path,
-    ) -> str:
-        self._start(record, staging, sync=False)
-        written = [staging / "envelope.xml"]
-        if record.signature:
-            written.append(staging / "envelope.xml.p7s")
-        for source, name in zip(sources, names, strict=True):
-            destination = staging / name
-            if destination.exists():
-                raise FileExistsError(destination)
-            # A copy, never a hard link: the local system may change what it was given, and
-            # the blob must stay what its digest says. copyfile copies inside the kernel.
-            shutil.copyfile(source, destination)
+    def _write_batch(self, jobs: list[_Export]) -> list[tuple[bool, str | BaseException]]:
+        """Stage every export, sync once, rename each, sync once; one outcome per job."""
+        outcomes: list[tuple[bool, str | BaseException] | None] = [None] * len(jobs)
+        staged: list[int] = []
+        written: list[Path] = []
+        for index, job in enumerate(jobs):
+            try:
+                written += self._stage(job)
+                staged.append(index)
+            except Exception as exc:
+                shutil.rmtree(job.staging, ignore_errors=True)
+                outcomes[index] = (False, exc)
+        try:
+            if staged:
+                # Every file and folder is durable before a rename can make it visible.
+                durable.sync(self.root, written)
+        except Exception as exc:
+            for index in staged:
+                shutil.rmtree(jobs[index].staging, ignore_errors=True)
+                outcomes[index] = (False, exc)
+            staged = []
+        renamed: list[int] = []
+        for index in staged:
+            job = jobs[index]
+            try:
+                outcomes[index] = (True, self._rename(job.staging, job.target))
+                renamed.append(index)
+            except Exception as exc:
+                shutil.rmtree(job.staging, ignore_errors=True)
+                outcomes[index] = (False, exc)
+        if renamed:
+            try:
+                # The renames are durable before any caller marks its message handed off.
+                durable.sync(self.root, [self.root])
+            except Exception as exc:
+                for index in renamed:
+                    outcomes[index] = (False, exc)
+        return [outcome if outcome is not None else (False, RuntimeError("not run"))
+                for outcome in outcomes]  # fmt: skip
+
+    def _stage(self, job: _Export) -> list[Path]:
+        """Write one export's staging folder without syncing; the paths written."""
+        self._start(job.record, job.staging, sync=False)
+        written = [job.staging / "envelope.xml"]
+        if job.record.signature:
+            written.append(job.staging / "envelope.xml.p7s")
+        for source, name in zip(job.sources, job.names, strict=True):
+            destination = job.staging / name
+            if isinstance(source, bytes):
+                _write(destination, source, sync=False)
+            else:
+                # A copy, never a hard link: the local system may change what it was given,
+                # and the blob must stay what its digest says. copyfile copies in the kernel.
+                shutil.copyfile(source, destination)
             written.append(destination)
-        # Every file and the folder itself are durable before the rename can make them
-        # visible; concurrent exports share this sync (see gateway.store.durable).
-        durable.sync(self.root, [*written, staging])
-        return self._commit(staging, target, synced=True)
+        written.append(job.staging)
+        return written
 
     @staticmethod
     def _start(record: MessageRecord, staging: Path, *, sync: bool = True) -> None:
@@ -104,20 +150,77 @@ class FolderSink:
         if record.signature:
             _write(staging / "envelope.xml.p7s", record.signature, sync=sync)
 
-    def _commit(self, staging: Path, target: Path, *, synced: bool = False) -> str:
-        if not synced:
-            _fsync_dir(staging)
+    def _commit(self, staging: Path, target: Path) -> str:
+        _fsync_dir(staging)
+        detail = self._rename(staging, target)
+        # The rename is durable before the caller marks the message handed off.
+        durable.sync(self.root, [self.root])
+        return detail
+
+    def _rename(self, staging: Path, target: Path) -> str:
         try:
             os.rename(staging, target)  # atomic: the export appears whole or not at all
         except OSError:
             if target.exists():  # another worker finished the same export first
                 shutil.rmtree(staging, ignore_errors=True)
-                durable.sync(self.root, [self.root])  # its rename may not be durable yet
-                return f"already in {target}"
+                return f"already in {target}"  # its rename is synced with ours
             raise
-        # The rename is durable before the caller marks the message handed off.
-        durable.sync(self.root, [self.root])
         return f"folder {target}"
+
+
+@dataclass(frozen=True)
+class _Export:
+    record: MessageRecord
+    names: list[str]
+    sources: list[Path | bytes]
+    staging: Path
+    target: Path
+
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+class _Together(Generic[J, R]):
+    """Runs jobs in batches, one thread call per batch: the jobs submitted while a batch is
+    being written make up the next one (group commit, as the store's writer does)."""
+
+    def __init__(
+        self, run_batch: Callable[[list[J]], list[tuple[bool, R | BaseException]]]
+    ) -> None:
+        self._run_batch = run_batch
+        self._queue: list[tuple[J, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, job: J) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((job, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                outcomes = await settled(
+                    asyncio.ensure_future(asyncio.to_thread(self._run_batch, [j for j, _ in batch]))
+                )
+            except asyncio.CancelledError:  # shutting down: nobody waits for the rest
+                for _, future in [*batch, *self._queue]:
+                    if not future.done():
+                        future.cancel()
+                self._queue = []
+                raise
+            except Exception as exc:  # the batch as a whole failed
+                outcomes = [(False, exc)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():  # its caller was cancelled
+                    continue
+                if ok:
+                    future.set_result(value)  # type: ignore[arg-type]
+                else:
+                    future.set_exception(value)  # type: ignore[arg-type]
 
 
 def _file_names(record: MessageRecord) -> list[str]:
@@ -211,6 +314,20 @@ def _write(path: Path, data: bytes, *, sync: bool = True) -> None:
         fh.flush()
         if sync:
             os.fsync(fh.fileno())
+
+
+async def _source(blobs: BlobStore, file: StoredFile) -> Path | bytes | None:
+    """What the export copies a file from: the blob's local file, or its bytes when it is
+    not a file and small enough to hold; None: stream it (:func:`_copy_blob`)."""
+    path = blobs.local_path(file.sha256)
+    if path is not None:
+        return path
+    if file.size > _IN_MEMORY:
+        return None
+    data = b"".join([chunk async for chunk in blobs.read(file.sha256)])
+    if len(data) != file.size:
+        raise ValueError(f"blob {file.sha256} has {len(data)} bytes, {file.size} recorded")
+    return data
 
 
 async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:

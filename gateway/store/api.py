@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from gateway.errors import GatewayError
 from gateway.model import MessageType
@@ -207,6 +207,9 @@ class StoreError(GatewayError):
     http_status = 503  # the caller may try again later
 
 
+SMALL_BLOB: Final = 256 * 1024  # bytes: the largest blob BlobStore.small hands over whole
+
+
 class BlobStore(Protocol):
     async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
         """Stream a blob in, hashing as it goes; durable (fsynced) when this returns.
@@ -222,6 +225,14 @@ class BlobStore(Protocol):
         ...
 
     async def exists(self, sha256: str) -> bool: ...
+
+    async def small(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        """The whole content of those of ``sha256s`` that the store keeps in small pieces (at
+        most :data:`SMALL_BLOB` bytes each), fetched together in one trip: how a letter's
+        files are sent and handed off without a round per file. A blob missing from the
+        answer (large, kept as a file, or unknown) is read with :meth:`read`; a store of
+        files only answers ``{}``."""
+        ...
 
     def local_path(self, sha256: str) -> Path | None:
         """The blob as a local file, for copying without the event loop; None when blobs are
@@ -307,9 +318,7 @@ class Store(Protocol):
 
     async def count_by_state(self) -> dict[tuple[Direction, State], int]: ...
 
-    async def recent_states(
-        self, peer: str, *, limit: int
-    ) -> dict[tuple[Direction, State], int]:
+    async def recent_states(self, peer: str, *, limit: int) -> dict[tuple[Direction, State], int]:
         """Direction and state counts of the newest ``limit`` messages with ``peer`` (a
         dashboard's view of one partner: cheap however many messages there are)."""
         ...

@@ -24,7 +24,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -68,7 +68,7 @@ class FilesystemBlobStore:
                 raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
             head.append(chunk)
             if size >= self._coalesce:
-                return await self._put_stream(_prepend(head, stream), max_size=max_size)
+                return await self._put_stream(prepend(head, stream), max_size=max_size)
         data = b"".join(head)
         digest = hashlib.sha256(data).hexdigest()
         await settled(_in_thread(self._put_small, data, digest))
@@ -157,6 +157,9 @@ class FilesystemBlobStore:
 
     async def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    async def small(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        return {}  # every blob here is a file: read it with read(), or copy local_path()
 
     def collect(self, keep: set[str], *, older_than: float) -> int:
         """Delete blobs not in ``keep`` whose file was last stored more than ``older_than``
@@ -295,7 +298,7 @@ def _open_and_read(path: Path, chunk_size: int) -> tuple[io.FileIO | None, bytes
         raise
 
 
-async def _prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     for chunk in head:
         yield chunk
     async for chunk in rest:

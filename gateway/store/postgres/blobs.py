@@ -18,14 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 import asyncpg  # type: ignore[import-untyped]
 
-from gateway.store.api import BlobRef, StoreError
+from gateway.store.api import SMALL_BLOB, BlobRef, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,28 @@ class PostgresBlobStore:
 
     def local_path(self, sha256: str) -> Path | None:
         return None  # blobs live in the database, so that every node can read them
+
+    async def small(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(sha256s))
+        if not wanted:
+            return {}
+        with _database_errors():
+            rows = await self._pool.fetch(
+                "SELECT b.sha256, b.size, c.data FROM blobs b"
+                " LEFT JOIN blob_chunks c ON c.id = b.id AND c.seq = 0"
+                " WHERE b.sha256 = ANY($1::text[]) AND b.size <= $2",
+                wanted,
+                min(SMALL_BLOB, self._chunk),
+            )
+        found: dict[str, bytes] = {}
+        for row in rows:
+            data = row["data"] or b""
+            if len(data) != row["size"] or hashlib.sha256(data).hexdigest() != row["sha256"]:
+                raise StoreError(
+                    f"blob {row['sha256']} is damaged in the database; it cannot be read"
+                )
+            found[row["sha256"]] = data
+        return found
 
     async def collect(self, older_than: dt.timedelta) -> int:
         """Delete blobs that no message references and nobody stored for ``older_than``, and

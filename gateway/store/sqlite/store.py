@@ -1,8 +1,8 @@
 """The SQLite store: the :class:`~gateway.store.api.Store` contract on one database file.
 
 Writes go to the single writer thread (group commit); reads go to the reader thread beside it
-(WAL readers never wait for the writer's fsyncs). The data folder also holds the
-blobs and the lock file. This class only wires the parts together and converts arguments; the
+(WAL readers never wait for the writer's fsyncs). Small blobs are rows of the database, large
+ones files in the data folder (:mod:`gateway.store.sqlite.blobs`), beside the lock file. This class only wires the parts together and converts arguments; the
 SQL is in ``outbox``, ``inbox`` and ``tables``, and no queue policy lives anywhere here.
 """
 
@@ -31,6 +31,7 @@ from gateway.store.api import (
 )
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.store.sqlite import inbox, outbox, rows, schema, search, tables
+from gateway.store.sqlite.blobs import INLINE_MAX, SqliteBlobStore
 from gateway.store.sqlite.connections import Synchronous, connect
 from gateway.store.sqlite.lock import DataDirLock
 from gateway.store.sqlite.tables import Clock
@@ -54,13 +55,14 @@ class SqliteStore:
         path: Path,
         writer: Writer,
         reader: Reader,
-        blobs: FilesystemBlobStore,
+        blobs: SqliteBlobStore,
         lock: DataDirLock | None,
         clock: Clock,
         schema_version: int,
     ) -> None:
         self.path = path
         self.blobs = blobs
+        self._blobs = blobs
         self._writer = writer
         self._reader = reader
         self._lock = lock
@@ -78,6 +80,7 @@ class SqliteStore:
         synchronous: Synchronous = "FULL",
         clock: Clock = utc_now,
         max_batch: int = 256,
+        inline_max: int = INLINE_MAX,
     ) -> SqliteStore:
         """Open (creating and migrating as needed) the store of a data folder.
 
@@ -96,9 +99,9 @@ class SqliteStore:
             conn = await asyncio.to_thread(connect, path, synchronous=synchronous)
             version = await asyncio.to_thread(_migrate, conn, path, data_dir, held)
             reading = await asyncio.to_thread(connect, path, readonly=True)
-            blobs = FilesystemBlobStore(data_dir / "blobs")
+            files = FilesystemBlobStore(data_dir / "blobs")
             if held is not None:  # only the lock holder may assume a temp file is abandoned
-                await asyncio.to_thread(blobs.remove_stale_temp_files)
+                await asyncio.to_thread(files.remove_stale_temp_files)
         except BaseException as exc:
             for opened in (conn, reading):
                 if opened is not None:
@@ -110,11 +113,13 @@ class SqliteStore:
                     f"{path}: cannot open the database: {exc}", code="store.unreadable"
                 ) from exc
             raise
+        writer = Writer(conn, max_batch=max_batch)
+        reader = Reader(reading, max_batch=max_batch)
         return cls(
             path=path,
-            writer=Writer(conn, max_batch=max_batch),
-            reader=Reader(reading, max_batch=max_batch),
-            blobs=blobs,
+            writer=writer,
+            reader=reader,
+            blobs=SqliteBlobStore(files, writer, reader, inline_max=inline_max),
             lock=held,
             clock=clock,
             schema_version=version,
@@ -274,9 +279,7 @@ class SqliteStore:
 
         return await self._reader.submit(query)
 
-    async def recent_states(
-        self, peer: str, *, limit: int
-    ) -> dict[tuple[Direction, State], int]:
+    async def recent_states(self, peer: str, *, limit: int) -> dict[tuple[Direction, State], int]:
         def query(conn: sqlite3.Connection) -> dict[tuple[Direction, State], int]:
             found = conn.execute(
                 "SELECT direction, state, count(*) FROM (SELECT direction, state FROM messages"
@@ -337,11 +340,10 @@ class SqliteStore:
         # The digests every message references, then a walk of the blob folder: memory and
         # time grow with the number of files, fine for what one SQLite gateway holds.
         keep = await _referenced(self._reader)
-        blobs = self.blobs
-        assert isinstance(blobs, FilesystemBlobStore)
-        return await asyncio.to_thread(
-            blobs.collect, keep, older_than=older_than.total_seconds()
-        )
+        seconds = older_than.total_seconds()
+        rows = await self._blobs.collect(keep, older_than=seconds)
+        files = await asyncio.to_thread(self._blobs.files.collect, keep, older_than=seconds)
+        return rows + files
 
 
 async def _referenced(reader: Reader) -> set[str]:

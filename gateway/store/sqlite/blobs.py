@@ -1,0 +1,143 @@
+"""Blobs of a SQLite gateway: small ones as rows of the database, large ones as files.
+
+Most files of a letter are small (a PDF of a few hundred kilobytes, its signature of two). A
+blob of at most ``inline_max`` bytes is written as one row by the store's writer, so it shares
+the writer's group commit (one WAL fsync for everything committed together) instead of costing
+a temporary file, a rename and two filesystem syncs of its own, and the hop to a file thread.
+It is durable when ``put`` returns, as a file blob is, because the writer answers only after
+its COMMIT. A larger blob streams into :class:`~gateway.store.blobs.FilesystemBlobStore`
+exactly as before; only the first ``inline_max`` bytes are gathered to decide.
+
+Reading looks in the database first, then in the folder, so blobs stored as files before rows
+existed stay readable. A row is never a local file: :meth:`local_path` is None for it, and
+callers that copy files (the folder hand-off, adapters) take its bytes instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from gateway.store.api import SMALL_BLOB, BlobRef
+from gateway.store.blobs import FilesystemBlobStore, prepend
+from gateway.store.sqlite.threads import Reader, Writer
+
+INLINE_MAX: Final = SMALL_BLOB  # bytes; larger blobs are files
+
+
+class SqliteBlobStore:
+    """The :class:`~gateway.store.api.BlobStore` contract over the database and a folder."""
+
+    def __init__(
+        self, files: FilesystemBlobStore, writer: Writer, reader: Reader, *, inline_max: int
+    ) -> None:
+        self.files = files
+        self.inline_max = inline_max
+        self._writer = writer
+        self._reader = reader
+
+    @property
+    def root(self) -> Path:
+        """The folder of the file blobs."""
+        return self.files.root
+
+    async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
+        head: list[bytes] = []
+        size = 0
+        stream = aiter(chunks)
+        async for chunk in stream:
+            size += len(chunk)
+            if max_size is not None and size > max_size:
+                raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
+            head.append(chunk)
+            if size > self.inline_max:
+                return await self.files.put(prepend(head, stream), max_size=max_size)
+        data = b"".join(head)
+        digest = hashlib.sha256(data).hexdigest()  # hashlib releases the GIL past 2 KiB
+        stored_at = time.time()
+        await self._writer.submit(lambda conn: _insert(conn, digest, data, stored_at))
+        return BlobRef(sha256=digest, size=len(data))
+
+    async def put_bytes(self, data: bytes) -> BlobRef:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put(one())
+
+    def read(self, sha256: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        return self._read(sha256, chunk_size)
+
+    async def _read(self, sha256: str, chunk_size: int) -> AsyncIterator[bytes]:
+        data = await self._reader.submit(lambda conn: _select(conn, sha256))
+        if data is None:
+            async for chunk in self.files.read(sha256, chunk_size=chunk_size):
+                yield chunk
+            return
+        view = memoryview(data)
+        for start in range(0, len(data), chunk_size):
+            yield bytes(view[start : start + chunk_size])
+
+    async def small(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        """The blobs kept in the database, all in one query (files are read with ``read``)."""
+        wanted = list(dict.fromkeys(sha256s))
+        if not wanted:
+            return {}
+
+        def select(conn: sqlite3.Connection) -> dict[str, bytes]:
+            found = conn.execute(
+                "SELECT sha256, data FROM blob_rows"
+                " WHERE sha256 IN (SELECT value FROM json_each(?))",
+                (json.dumps(wanted),),
+            )
+            return {digest: bytes(data) for digest, data in found}
+
+        return await self._reader.submit(select)
+
+    async def exists(self, sha256: str) -> bool:
+        found = await self._reader.submit(
+            lambda conn: conn.execute(
+                "SELECT 1 FROM blob_rows WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        )
+        return found is not None or await self.files.exists(sha256)
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.files.local_path(sha256)
+
+    async def collect(self, keep: set[str], *, older_than: float) -> int:
+        """Delete rows not in ``keep`` stored more than ``older_than`` seconds ago; how many."""
+        cutoff = time.time() - older_than
+
+        def delete(conn: sqlite3.Connection) -> int:
+            stale = [
+                digest
+                for (digest,) in conn.execute(
+                    "SELECT sha256 FROM blob_rows WHERE stored_at < ?", (cutoff,)
+                )
+                if digest not in keep
+            ]
+            conn.executemany("DELETE FROM blob_rows WHERE sha256 = ?", [(d,) for d in stale])
+            return len(stale)
+
+        return await self._writer.submit(delete)
+
+
+def _insert(conn: sqlite3.Connection, digest: str, data: bytes, stored_at: float) -> None:
+    # Stored again: garbage collection counts its grace from now, as it does for a file.
+    conn.execute(
+        "INSERT INTO blob_rows (sha256, size, data, stored_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at",
+        (digest, len(data), data, stored_at),
+    )
+
+
+def _select(conn: sqlite3.Connection, sha256: str) -> bytes | None:
+    row = conn.execute("SELECT data FROM blob_rows WHERE sha256 = ?", (sha256,)).fetchone()
+    return None if row is None else bytes(row[0])
