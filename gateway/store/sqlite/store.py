@@ -2,8 +2,9 @@
 
 Writes go to the single writer thread (group commit); reads go to the reader thread beside it
 (WAL readers never wait for the writer's fsyncs). Small blobs are rows of the database, large
-ones files in the data folder (:mod:`gateway.store.sqlite.blobs`), beside the lock file. This class only wires the parts together and converts arguments; the
-SQL is in ``outbox``, ``inbox`` and ``tables``, and no queue policy lives anywhere here.
+ones files in the data folder (:mod:`gateway.store.sqlite.blobs`), beside the lock file. This
+class only wires the parts together and converts arguments; the SQL is in ``outbox``,
+``inbox`` and ``tables``, and no queue policy lives anywhere here.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.store import open_store
 from gateway.store.api import Direction, State, StoreError
 from gateway.store.sqlite import DataDirLock, SqliteStore, schema
-from gateway.store.sqlite.connections import connect
+from gateway.store.sqlite.connections import PAGE_SIZE, connect
 from gateway.store.sqlite.threads import Writer
 from tests.unit.store.messages import new_message, stored
 from tests.unit.store.test_contract_audit import realistic_day
@@ -54,13 +54,26 @@ async def test_the_connection_is_durable_wal_with_foreign_keys(store: SqliteStor
     settings = await store._writer.submit(
         lambda conn: [
             conn.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "page_size")
         ]
     )
     assert settings[0] == "wal"
     assert settings[1] == 2  # FULL: the WAL is fsynced at every commit
     assert settings[2] == 1
     assert settings[3] >= 1000
+    assert settings[4] == PAGE_SIZE  # a new database: small files are rows of few pages
+
+
+async def test_an_existing_database_keeps_its_page_size(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "gateway.db")
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("CREATE TABLE made_by_an_older_gateway (x)")
+    old.close()
+    async with await SqliteStore.open(tmp_path) as store:
+        size = await store._writer.submit(lambda c: c.execute("PRAGMA page_size").fetchone()[0])
+        ref = await store.blobs.put_bytes(b"x" * 100_000)
+        assert b"".join([c async for c in store.blobs.read(ref.sha256)]) == b"x" * 100_000
+    assert size == 4096
 
 
 class _Held:
