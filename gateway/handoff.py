@@ -25,7 +25,14 @@ from typing import Generic, Protocol, TypeVar
 from gateway.doorbell import Doorbell
 from gateway.settle import settled
 from gateway.store import durable
-from gateway.store.api import BlobStore, MessageRecord, Store, StoredFile
+from gateway.store.api import (
+    WHOLE_BUDGET,
+    BlobStore,
+    MessageRecord,
+    Store,
+    StoredFile,
+    worth_fetching_whole,
+)
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^\w.\- ]", re.UNICODE)
@@ -66,11 +73,7 @@ class FolderSink:
             return f"already in {target}"
         staging = self.root / f".tmp-{_safe(record.message_id)}-{uuid.uuid4().hex[:8]}"
         names = _file_names(record)
-        small = await blobs.small([f.sha256 for f in record.files])
-        sources = [
-            found if (found := small.get(f.sha256)) is not None else await _source(blobs, f)
-            for f in record.files
-        ]
+        sources = await _sources(blobs, record.files)
         ready = [source for source in sources if source is not None]
         if len(ready) == len(sources):
             # The thread cleans up after its own failures; a cancelled caller leaves the job
@@ -80,7 +83,10 @@ class FolderSink:
             await asyncio.to_thread(self._start, record, staging)
             for file, name in zip(record.files, names, strict=True):
                 await _copy_blob(blobs, file.sha256, staging / name)
-            return await asyncio.to_thread(self._commit, staging, target)
+            # Let the rename finish before any clean-up: removing the folder while the thread
+            # renames it could make a half-deleted export visible under the message id.
+            renaming = asyncio.ensure_future(asyncio.to_thread(self._commit, staging, target))
+            return await settled(renaming)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -133,6 +139,8 @@ class FolderSink:
             written.append(job.staging / "envelope.xml.p7s")
         for source, name in zip(job.sources, job.names, strict=True):
             destination = job.staging / name
+            if destination.exists():  # never overwrite: names are unique, even case-folded
+                raise FileExistsError(destination)
             if isinstance(source, bytes):
                 _write(destination, source, sync=False)
             else:
@@ -299,12 +307,13 @@ def _safe(name: str) -> str:
 
 
 def _unique(name: str, used: set[str]) -> str:
+    # Compared case-folded: on a case-insensitive share "Envelope.xml" IS envelope.xml.
     candidate, n = name, 1
-    while candidate in used:
+    while candidate.casefold() in used:
         stem, dot, ext = name.rpartition(".")
         candidate = f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
         n += 1
-    used.add(candidate)
+    used.add(candidate.casefold())
     return candidate
 
 
@@ -316,18 +325,26 @@ def _write(path: Path, data: bytes, *, sync: bool = True) -> None:
             os.fsync(fh.fileno())
 
 
-async def _source(blobs: BlobStore, file: StoredFile) -> Path | bytes | None:
-    """What the export copies a file from: the blob's local file, or its bytes when it is
-    not a file and small enough to hold; None: stream it (:func:`_copy_blob`)."""
-    path = blobs.local_path(file.sha256)
-    if path is not None:
-        return path
-    if file.size > _IN_MEMORY:
-        return None
-    data = b"".join([chunk async for chunk in blobs.read(file.sha256)])
-    if len(data) != file.size:
-        raise ValueError(f"blob {file.sha256} has {len(data)} bytes, {file.size} recorded")
-    return data
+async def _sources(
+    blobs: BlobStore, files: tuple[StoredFile, ...], budget: int | None = None
+) -> list[Path | bytes | None]:
+    """What the export copies each file from: the blob's local file, or its bytes when it is
+    not a file and fits in the letter's memory ``budget``; None: stream it (:func:`_copy_blob`)."""
+    budget = WHOLE_BUDGET if budget is None else budget
+    small = await blobs.small(worth_fetching_whole(files, budget))
+    budget -= sum(len(data) for data in small.values())
+    sources: list[Path | bytes | None] = []
+    for file in files:
+        found: Path | bytes | None = small.get(file.sha256)
+        if found is None:
+            found = blobs.local_path(file.sha256)
+        if found is None and file.size <= min(_IN_MEMORY, budget):
+            found = b"".join([chunk async for chunk in blobs.read(file.sha256)])
+            budget -= len(found)
+        if isinstance(found, bytes) and len(found) != file.size:
+            raise ValueError(f"blob {file.sha256} has {len(found)} bytes, {file.size} recorded")
+        sources.append(found)
+    return sources
 
 
 async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:

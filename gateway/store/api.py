@@ -208,6 +208,19 @@ class StoreError(GatewayError):
 
 
 SMALL_BLOB: Final = 256 * 1024  # bytes: the largest blob BlobStore.small hands over whole
+WHOLE_BUDGET: Final = 16 * 1024 * 1024  # bytes of one letter's files held in memory at once
+
+
+def worth_fetching_whole(files: Sequence[StoredFile], budget: int = WHOLE_BUDGET) -> list[str]:
+    """The digests of ``files`` to ask :meth:`BlobStore.small` for: the small ones, in order,
+    while they fit in ``budget`` bytes together; every other file is streamed. A letter of
+    thousands of small files thus never sits in memory whole."""
+    wanted: list[str] = []
+    for file in files:
+        if file.size <= SMALL_BLOB and file.size <= budget:
+            wanted.append(file.sha256)
+            budget -= file.size
+    return wanted
 
 
 class BlobStore(Protocol):

@@ -38,7 +38,7 @@ from gateway.crypto import TrustPolicy
 from gateway.errors import GatewayError
 from gateway.model import ErrorReport, Receipt
 from gateway.receipts import decode_error, decode_receipt
-from gateway.store.api import BlobStore, MessageRecord
+from gateway.store.api import BlobStore, MessageRecord, worth_fetching_whole
 from gateway.transport import wire
 from gateway.transport.blobpart import BlobPayload, uploads_finished
 
@@ -151,7 +151,7 @@ class Client:
         if record.peer != peer.id:
             raise ValueError(f"message {record.message_id} is for {record.peer}, not {peer.id}")
         # Small files come from the store in one trip, whole; the others stream as they go.
-        small = await self._blobs.small([f.sha256 for f in record.files])
+        small = await self._blobs.small(worth_fetching_whole(record.files))
         for file in record.files:
             content = small.get(file.sha256)
             if content is None and not await self._blobs.exists(file.sha256):

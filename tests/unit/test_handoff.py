@@ -93,3 +93,74 @@ async def test_one_failing_export_leaves_the_others_of_its_batch_alone(
         assert await sink.export(good, store.blobs) == (
             f"already in {tmp_path / 'inbox' / good.message_id}"
         )
+
+
+async def test_files_renamed_only_after_their_sync_and_reported_after_the_renames_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_sync, real_rename = durable.sync, os.rename
+
+    def sync(anchor: Path, paths: object) -> None:
+        listed = list(paths)  # type: ignore[call-overload]
+        events.append("sync root" if listed == [anchor] else f"sync {len(listed)} paths")
+        real_sync(anchor, listed)
+
+    def rename(source: Path, target: Path) -> None:
+        events.append("rename")
+        real_rename(source, target)
+
+    monkeypatch.setattr(durable, "sync", sync)
+    monkeypatch.setattr(handoff.os, "rename", rename)
+    async with await SqliteStore.open(tmp_path / "data") as store:
+        records = [await inbound(store, {"a.pdf": os.urandom(1000)}) for _ in range(3)]
+        sink = FolderSink(tmp_path / "inbox")
+        await asyncio.gather(*(sink.export(r, store.blobs) for r in records))
+    renames = [i for i, e in enumerate(events) if e == "rename"]
+    assert len(renames) == 3
+    # Each rename comes after a sync of staged files, and a sync of the folder follows the last.
+    assert all(any(e.endswith("paths") for e in events[:i]) for i in renames)
+    assert "sync root" in events[renames[-1] :]
+
+
+async def test_a_letter_over_the_memory_budget_is_streamed_and_arrives_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handoff, "WHOLE_BUDGET", 300 * 1024)
+    read_whole: list[int] = []
+    async with await SqliteStore.open(tmp_path / "data") as store:
+        real_small = store.blobs.small
+
+        async def small(sha256s: list[str]) -> dict[str, bytes]:
+            found = await real_small(sha256s)
+            read_whole.append(sum(len(v) for v in found.values()))
+            return found
+
+        monkeypatch.setattr(store.blobs, "small", small)
+        letter = {f"part-{n}.pdf": os.urandom(200 * 1024) for n in range(4)}
+        record = await inbound(store, letter)
+        folder = tmp_path / "inbox" / record.message_id
+        assert await FolderSink(tmp_path / "inbox").export(record, store.blobs) == (
+            f"folder {folder}"
+        )
+    assert read_whole == [200 * 1024]  # one file fitted the budget, three were streamed
+    assert exported(folder) == {
+        "envelope.xml": record.envelope,
+        "envelope.xml.p7s": record.signature,
+        **letter,
+    }
+
+
+def test_file_names_never_collide_even_case_folded() -> None:
+    record = new_message(
+        Direction.IN,
+        files=(
+            StoredFile("f1", "Envelope.XML", "ab" * 32, 1),
+            StoredFile("f2", "Doc.pdf", "cd" * 32, 1),
+            StoredFile("f3", "doc.pdf", "ef" * 32, 1),
+        ),
+    )
+    names = handoff._file_names(record)  # type: ignore[arg-type]
+    folded = [n.casefold() for n in [*names, "envelope.xml", "envelope.xml.p7s"]]
+    assert len(set(folded)) == len(folded)
+    assert names[1] == "Doc.pdf"

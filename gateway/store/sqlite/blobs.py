@@ -132,9 +132,9 @@ class SqliteBlobStore:
 def _insert(conn: sqlite3.Connection, digest: str, data: bytes, stored_at: float) -> None:
     # Stored again: garbage collection counts its grace from now, as it does for a file.
     conn.execute(
-        "INSERT INTO blob_rows (sha256, size, data, stored_at) VALUES (?, ?, ?, ?)"
+        "INSERT INTO blob_rows (sha256, size, stored_at, data) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at",
-        (digest, len(data), data, stored_at),
+        (digest, len(data), stored_at, data),
     )
 
 

@@ -4,10 +4,12 @@ as files, and files stored before rows existed still found."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import os
 from pathlib import Path
 
+from gateway.store.api import SMALL_BLOB, StoredFile, worth_fetching_whole
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.store.sqlite import SqliteStore
 from gateway.store.sqlite.blobs import INLINE_MAX
@@ -63,3 +65,26 @@ async def test_concurrent_small_puts_share_commits(tmp_path: Path) -> None:
         assert store.writer_stats.commits - before < len(payloads)
         found = await store.blobs.small([r.sha256 for r in refs])
         assert [found[r.sha256] for r in refs] == payloads
+
+
+async def test_storing_a_blob_again_restarts_its_grace_period(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path) as store:
+        ref = await store.blobs.put_bytes(b"an attachment sent twice")
+        await store._writer.submit(  # stored two days ago
+            lambda c: c.execute("UPDATE blob_rows SET stored_at = stored_at - 172800")
+        )
+        await store.blobs.put_bytes(b"an attachment sent twice")  # ... and again just now
+        assert await store.gc_blobs(dt.timedelta(hours=1)) == 0
+        assert await store.blobs.exists(ref.sha256)
+        await store._writer.submit(
+            lambda c: c.execute("UPDATE blob_rows SET stored_at = stored_at - 172800")
+        )
+        assert await store.gc_blobs(dt.timedelta(hours=1)) == 1
+        assert not await store.blobs.exists(ref.sha256)
+
+
+def test_a_letter_of_many_small_files_is_fetched_whole_only_up_to_the_budget() -> None:
+    files = [StoredFile(f"f{n}", "a.pdf", f"{n:064x}", 200 * 1024) for n in range(10)]
+    big = StoredFile("big", "scan.tif", "f" * 64, SMALL_BLOB + 1)
+    wanted = worth_fetching_whole([big, *files], budget=1024 * 1024)
+    assert wanted == [f.sha256 for f in files[:5]]  # the large one is never fetched whole
