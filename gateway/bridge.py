@@ -50,7 +50,7 @@ from gateway.config import AdapterConfig, GatewayConfig
 from gateway.errors import ConfigError, GatewayError
 from gateway.intake import Intake, with_files
 from gateway.model import Document, FileRef, Notification
-from gateway.store.api import BlobStore, MessageRecord, Store, StoreError
+from gateway.store.api import BlobStore, MessageRecord, Store, StoreError, worth_fetching_whole
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -389,15 +389,24 @@ async def _local_files(
     """Each file as a local path, as adapters need: the blob's own file where blobs are files,
     else (blobs in a shared database) a copy streamed into a temporary folder under ``spool``
     that is removed when the adapter is done."""
+    listed = list(files)
     paths: dict[str, Path] = {}
     folder: Path | None = None
     try:
-        for file in files:
+        # Small blobs kept in the database come in one query and are written in one thread
+        # call; the others are the blob's own file, or streamed into the spool one by one.
+        small = await blobs.small(worth_fetching_whole(listed))
+        if small:
+            folder, written = await asyncio.to_thread(_spool_whole, spool, listed, small)
+            paths.update(written)
+        for file in listed:
+            if file.id in paths:
+                continue
             path = blobs.local_path(file.sha256)
             if path is None:
                 if folder is None:
                     folder = await asyncio.to_thread(_spool_folder, spool)
-                path = folder / str(len(paths))
+                path = folder / f"s{len(paths)}"
                 handle = await asyncio.to_thread(path.open, "xb")
                 try:
                     async for chunk in blobs.read(file.sha256):
@@ -409,6 +418,26 @@ async def _local_files(
     finally:
         if folder is not None:
             await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+def _spool_whole(
+    spool: Path | None, files: list[FileRef], contents: dict[str, bytes]
+) -> tuple[Path, dict[str, Path]]:
+    """A new spool folder holding each of ``files`` whose content is given; their paths."""
+    folder = _spool_folder(spool)
+    written: dict[str, Path] = {}
+    try:
+        for n, file in enumerate(files):
+            content = contents.get(file.sha256)
+            if content is not None:
+                path = folder / f"w{n}"
+                with path.open("xb") as handle:
+                    handle.write(content)
+                written[file.id] = path
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder, written
 
 
 def _spool_folder(spool: Path | None) -> Path:

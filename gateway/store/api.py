@@ -211,7 +211,17 @@ SMALL_BLOB: Final = 256 * 1024  # bytes: the largest blob BlobStore.small hands 
 WHOLE_BUDGET: Final = 16 * 1024 * 1024  # bytes of one letter's files held in memory at once
 
 
-def worth_fetching_whole(files: Sequence[StoredFile], budget: int = WHOLE_BUDGET) -> list[str]:
+class SizedFile(Protocol):
+    """A file known by its content's SHA-256 and size (a StoredFile, a model FileRef)."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+def worth_fetching_whole(files: Sequence[SizedFile], budget: int = WHOLE_BUDGET) -> list[str]:
     """The digests of ``files`` to ask :meth:`BlobStore.small` for: the small ones, in order,
     while they fit in ``budget`` bytes together; every other file is streamed. A letter of
     thousands of small files thus never sits in memory whole."""

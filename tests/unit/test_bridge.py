@@ -4,7 +4,9 @@ settled only after the gateway committed them; a transient store failure settles
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,8 @@ from gateway import identity, localnet
 from gateway.bridge import AdapterHost, AdapterStatus, Hosted
 from gateway.intake import Intake
 from gateway.localnet import Member
-from gateway.model import Document, Organization, Person, Registration
-from gateway.store.api import Store
+from gateway.model import Document, FileRef, FileRole, Organization, Person, Registration
+from gateway.store.api import SMALL_BLOB, Store
 from gateway.store.sqlite.store import SqliteStore
 
 SAKHA = Organization("Минстрой Республики Саха (Якутия)", inn="1435000001")
@@ -144,3 +146,43 @@ async def test_an_export_failure_is_an_adapter_error_with_the_adapters_name(
     status = host.hosted["delo"].status
     assert status.exported == 0 and status.failures == 1
     assert status.as_json()["last_error"].startswith("export a message")
+
+
+class Keeps(Queue):
+    """Reads what it is given while it exports, as an adapter copying files would."""
+
+    name: ClassVar[str] = "keeps"
+
+    def __init__(self, config: Any = None, context: Any = None) -> None:
+        super().__init__(config, context)
+        self.given: dict[str, tuple[Path, bytes]] = {}
+
+    async def export(self, item: Any) -> str:
+        self.given = {k: (p, p.read_bytes()) for k, p in item.package.files.items()}
+        return "ok"
+
+
+async def test_an_adapter_gets_every_file_as_a_local_path_and_the_copies_go_afterwards(
+    parts: tuple[Store, Intake], tmp_path: Path
+) -> None:
+    store, intake = parts
+    contents = {"f1": b"%PDF small letter", "f2": b"\x30\x82 signature", "f3": os.urandom(SMALL_BLOB + 1)}
+    refs = []
+    for file_id, data in contents.items():
+        blob = await store.blobs.put_bytes(data)
+        refs.append(FileRef(file_id, FileRole.ATTACHMENT, f"{file_id}.bin",
+                            "application/octet-stream", blob.size, blob.sha256))  # fmt: skip
+    (record,) = await intake.submit(dataclasses.replace(letter("doc-3"), files=tuple(refs)))
+    adapter = Keeps()
+    spool = tmp_path / "spool"
+    host = AdapterHost([hosted(adapter, "drop")], store, intake, spool=spool)
+
+    assert await host.export(record, store.blobs) == "drop: ok"
+
+    assert {k: data for k, (_, data) in adapter.given.items()} == contents
+    # Small files were kept in the database: copied into the spool, removed once exported.
+    assert all(adapter.given[k][0].is_relative_to(spool) for k in ("f1", "f2"))
+    assert not any(path.exists() for path, _ in (adapter.given["f1"], adapter.given["f2"]))
+    assert list(spool.iterdir()) == []
+    # The large one is a blob file and is given as it is.
+    assert adapter.given["f3"][0] == store.blobs.local_path(refs[2].sha256)
