@@ -59,17 +59,9 @@ class FilesystemBlobStore:
         # Most files of a letter are small: gather up to one coalescing batch in memory and, if
         # the stream ends there, store it in a single thread hop (hash first, so content that is
         # already stored costs no write and no fsync). Larger streams go through _put_stream.
-        head: list[bytes] = []
-        size = 0
-        stream = aiter(chunks)
-        async for chunk in stream:
-            size += len(chunk)
-            if max_size is not None and size > max_size:
-                raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
-            head.append(chunk)
-            if size >= self._coalesce:
-                return await self._put_stream(prepend(head, stream), max_size=max_size)
-        data = b"".join(head)
+        data = await whole_or_stream(chunks, limit=self._coalesce - 1, max_size=max_size)
+        if not isinstance(data, bytes):
+            return await self._put_stream(data, max_size=max_size)
         digest = hashlib.sha256(data).hexdigest()
         await settled(_in_thread(self._put_small, data, digest))
         return BlobRef(sha256=digest, size=len(data))
@@ -298,7 +290,26 @@ def _open_and_read(path: Path, chunk_size: int) -> tuple[io.FileIO | None, bytes
         raise
 
 
-async def prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def whole_or_stream(
+    chunks: AsyncIterator[bytes], *, limit: int, max_size: int | None
+) -> bytes | AsyncIterator[bytes]:
+    """The stream's bytes when it ends within ``limit`` bytes; otherwise the stream itself
+    again (what was read so far, then the rest), for a put that streams. Over ``max_size``
+    bytes: ValueError, as every put refuses it."""
+    head: list[bytes] = []
+    size = 0
+    stream = aiter(chunks)
+    async for chunk in stream:
+        size += len(chunk)
+        if max_size is not None and size > max_size:
+            raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
+        head.append(chunk)
+        if size > limit:
+            return _prepend(head, stream)
+    return b"".join(head)
+
+
+async def _prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     for chunk in head:
         yield chunk
     async for chunk in rest:

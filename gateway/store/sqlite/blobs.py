@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.store.api import SMALL_BLOB, BlobRef
-from gateway.store.blobs import FilesystemBlobStore, prepend
+from gateway.store.blobs import FilesystemBlobStore, whole_or_stream
 from gateway.store.sqlite.threads import Reader, Writer
 
 INLINE_MAX: Final = SMALL_BLOB  # bytes; larger blobs are files
@@ -47,17 +47,9 @@ class SqliteBlobStore:
         return self.files.root
 
     async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
-        head: list[bytes] = []
-        size = 0
-        stream = aiter(chunks)
-        async for chunk in stream:
-            size += len(chunk)
-            if max_size is not None and size > max_size:
-                raise ValueError(f"the blob is larger than the limit of {max_size} bytes")
-            head.append(chunk)
-            if size > self.inline_max:
-                return await self.files.put(prepend(head, stream), max_size=max_size)
-        data = b"".join(head)
+        data = await whole_or_stream(chunks, limit=self.inline_max, max_size=max_size)
+        if not isinstance(data, bytes):
+            return await self.files.put(data, max_size=max_size)
         digest = hashlib.sha256(data).hexdigest()  # hashlib releases the GIL past 2 KiB
         stored_at = time.time()
         await self._writer.submit(lambda conn: _insert(conn, digest, data, stored_at))
