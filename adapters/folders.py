@@ -31,6 +31,7 @@ from pathlib import Path
 
 from adapters.api import Incoming, Package, Refused, Settlement
 from gateway.errors import GatewayError
+from gateway.store.durable import fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,8 @@ class DropFolder:
                 continue  # taken away meanwhile
             taken.append(target)
         if taken:
-            _fsync_dir(self.root)
-            _fsync_dir(self.processing)
+            fsync_path(self.root)
+            fsync_path(self.processing)
         return taken
 
     def done(self, item: Path) -> Path:
@@ -104,8 +105,8 @@ class DropFolder:
                 / f"{item.name}.{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
             )
         os.rename(item, target)
-        _fsync_dir(item.parent)
-        _fsync_dir(folder)
+        fsync_path(item.parent)
+        fsync_path(folder)
         return target
 
 
@@ -170,7 +171,7 @@ def publish(root: Path, name: str, write: Callable[[Path], None]) -> tuple[Path,
     root.mkdir(parents=True, exist_ok=True)
     target = root / name
     if target.exists():
-        _fsync_dir(root)  # an earlier attempt's rename may not be durable yet
+        fsync_path(root)  # an earlier attempt's rename may not be durable yet
         return target, False
     staging = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -182,13 +183,13 @@ def publish(root: Path, name: str, write: Callable[[Path], None]) -> tuple[Path,
         except OSError:
             if target.exists():  # a concurrent export won
                 shutil.rmtree(staging, ignore_errors=True)
-                _fsync_dir(root)
+                fsync_path(root)
                 return target, False
             raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _fsync_dir(root)
+    fsync_path(root)
     return target, True
 
 
@@ -219,7 +220,7 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(folder))
+        fsync_path(Path(folder))
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -227,11 +228,3 @@ def _write_synced(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -27,6 +27,7 @@ from gateway.model import Message, Notification, NotificationKind
 from gateway.retry import next_attempt_at, with_blip_retries
 from gateway.routing import Router
 from gateway.store.api import (
+    EXPIRED_CODE,
     Delivered,
     Direction,
     Expired,
@@ -135,7 +136,7 @@ class DeliveryWorker:
             why = f"not delivered before it expired at {record.expires_at:%Y-%m-%d %H:%M} UTC"
             if record.error_message:
                 why += f"; last error: {record.error_message}"
-            return Expired(self._failure(record, "delivery.expired", why), error=why)
+            return Expired(self._failure(record, EXPIRED_CODE, why), error=why)
         try:
             peer = self.router.participant(record.peer)
         except GatewayError as exc:

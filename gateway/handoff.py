@@ -159,7 +159,7 @@ class FolderSink:
             _write(staging / "envelope.xml.p7s", record.signature, sync=sync)
 
     def _commit(self, staging: Path, target: Path) -> str:
-        _fsync_dir(staging)
+        durable.fsync_path(staging)
         detail = self._rename(staging, target)
         # The rename is durable before the caller marks the message handed off.
         durable.sync(self.root, [self.root])
@@ -355,11 +355,3 @@ async def _copy_blob(blobs: BlobStore, sha256: str, path: Path) -> None:
         await asyncio.to_thread(os.fsync, fh.fileno())
     finally:
         fh.close()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -24,6 +24,7 @@ from adapters.api import Package
 from adapters.filesystem.item import item_name, write_item
 from adapters.filesystem.sidecar import SIDECAR
 from adapters.folders import publish
+from gateway.store.durable import fsync_path
 
 NEW = "new"
 ACKED = "acked"
@@ -102,8 +103,8 @@ class Inbox:
             os.rename(path, self.acked / path.name)
         except FileNotFoundError:  # a concurrent ack won
             return (self.acked / path.name).is_dir()
-        _fsync_dir(self.new)
-        _fsync_dir(self.acked)
+        fsync_path(self.new)
+        fsync_path(self.acked)
         self._summaries.pop(path.name, None)
         return True
 
@@ -158,11 +159,3 @@ def _summary(data: Mapping[str, Any]) -> dict[str, Any]:
 def _load(folder: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((folder / SIDECAR).read_bytes())
     return data
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -164,6 +164,9 @@ class Rejected:
     error_document: bytes | None = None
 
 
+EXPIRED_CODE: Final = "delivery.expired"  # the attempt's and the failure notice's error code
+
+
 @dataclass(frozen=True)
 class Expired:
     notification: NewMessage

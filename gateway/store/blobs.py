@@ -135,10 +135,7 @@ class FilesystemBlobStore:
         return BlobRef(sha256=digest, size=size)
 
     async def put_bytes(self, data: bytes) -> BlobRef:
-        async def one() -> AsyncIterator[bytes]:
-            yield data
-
-        return await self.put(one())
+        return await self.put(single_chunk(data))
 
     def read(self, sha256: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         path = self.path(sha256)
@@ -225,7 +222,7 @@ class FilesystemBlobStore:
         folders = [folder, *(created.parent for created in reversed(made))]
         if sync:
             for changed in folders:
-                _fsync_dir(changed)
+                durable.fsync_path(changed)
         return folders
 
 
@@ -290,6 +287,11 @@ def _open_and_read(path: Path, chunk_size: int) -> tuple[io.FileIO | None, bytes
         raise
 
 
+async def single_chunk(data: bytes) -> AsyncIterator[bytes]:
+    """``data`` as a stream of one chunk, for ``put_bytes``."""
+    yield data
+
+
 async def whole_or_stream(
     chunks: AsyncIterator[bytes], *, limit: int, max_size: int | None
 ) -> bytes | AsyncIterator[bytes]:
@@ -314,14 +316,6 @@ async def _prepend(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterat
         yield chunk
     async for chunk in rest:
         yield chunk
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _in_thread(function: Callable[..., T], *args: object, **kwargs: object) -> asyncio.Future[T]:

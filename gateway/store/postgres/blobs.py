@@ -26,6 +26,7 @@ from typing import Any, Final
 import asyncpg  # type: ignore[import-untyped]
 
 from gateway.store.api import SMALL_BLOB, BlobRef, StoreError
+from gateway.store.blobs import single_chunk
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,7 @@ class PostgresBlobStore:
         return BlobRef(sha256=digest, size=size)
 
     async def put_bytes(self, data: bytes) -> BlobRef:
-        async def one() -> AsyncIterator[bytes]:
-            yield data
-
-        return await self.put(one())
+        return await self.put(single_chunk(data))
 
     def read(self, sha256: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
         if chunk_size <= 0:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.store.api import (
+    EXPIRED_CODE,
     Delivered,
     Direction,
     Expired,
@@ -27,8 +28,6 @@ from gateway.store.api import (
 )
 from gateway.store.postgres import rows
 from gateway.store.postgres.tables import Connection, Tx, require_direction
-
-EXPIRED_CODE = "delivery.expired"
 
 # Constant text; {candidates} is one of the constant sub-selects below and in inbox.
 # $1 owner, $2 lease until, $3 now, $4 limit, $5 this node's id (or NULL), $6 seconds after

@@ -15,6 +15,7 @@ callers that copy files (the folder hand-off, adapters) take its bytes instead.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.store.api import SMALL_BLOB, BlobRef
-from gateway.store.blobs import FilesystemBlobStore, whole_or_stream
+from gateway.store.blobs import FilesystemBlobStore, single_chunk, whole_or_stream
 from gateway.store.sqlite.threads import Reader, Writer
 
 INLINE_MAX: Final = SMALL_BLOB  # bytes; larger blobs are files
@@ -41,11 +42,6 @@ class SqliteBlobStore:
         self._writer = writer
         self._reader = reader
 
-    @property
-    def root(self) -> Path:
-        """The folder of the file blobs."""
-        return self.files.root
-
     async def put(self, chunks: AsyncIterator[bytes], *, max_size: int | None = None) -> BlobRef:
         data = await whole_or_stream(chunks, limit=self.inline_max, max_size=max_size)
         if not isinstance(data, bytes):
@@ -56,10 +52,7 @@ class SqliteBlobStore:
         return BlobRef(sha256=digest, size=len(data))
 
     async def put_bytes(self, data: bytes) -> BlobRef:
-        async def one() -> AsyncIterator[bytes]:
-            yield data
-
-        return await self.put(one())
+        return await self.put(single_chunk(data))
 
     def read(self, sha256: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         if chunk_size <= 0:
@@ -104,7 +97,8 @@ class SqliteBlobStore:
         return self.files.local_path(sha256)
 
     async def collect(self, keep: set[str], *, older_than: float) -> int:
-        """Delete rows not in ``keep`` stored more than ``older_than`` seconds ago; how many."""
+        """Delete blobs (rows and files) not in ``keep`` stored more than ``older_than``
+        seconds ago; how many."""
         cutoff = time.time() - older_than
 
         def delete(conn: sqlite3.Connection) -> int:
@@ -118,7 +112,9 @@ class SqliteBlobStore:
             conn.executemany("DELETE FROM blob_rows WHERE sha256 = ?", [(d,) for d in stale])
             return len(stale)
 
-        return await self._writer.submit(delete)
+        rows = await self._writer.submit(delete)
+        files = await asyncio.to_thread(self.files.collect, keep, older_than=older_than)
+        return rows + files
 
 
 def _insert(conn: sqlite3.Connection, digest: str, data: bytes, stored_at: float) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 
 from gateway.store.api import (
+    EXPIRED_CODE,
     Delivered,
     Direction,
     Expired,
@@ -24,8 +25,6 @@ from gateway.store.api import (
 )
 from gateway.store.sqlite import rows, tables
 from gateway.store.sqlite.tables import Clock
-
-EXPIRED_CODE = "delivery.expired"
 
 
 def add(conn: sqlite3.Connection, message: NewMessage, actor: str, clock: Clock) -> MessageRecord:

@@ -341,10 +341,7 @@ class SqliteStore:
         # The digests every message references, then a walk of the blob folder: memory and
         # time grow with the number of files, fine for what one SQLite gateway holds.
         keep = await _referenced(self._reader)
-        seconds = older_than.total_seconds()
-        rows = await self._blobs.collect(keep, older_than=seconds)
-        files = await asyncio.to_thread(self._blobs.files.collect, keep, older_than=seconds)
-        return rows + files
+        return await self._blobs.collect(keep, older_than=older_than.total_seconds())
 
 
 async def _referenced(reader: Reader) -> set[str]:
