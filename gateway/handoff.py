@@ -93,7 +93,7 @@ class FolderSink:
 
     def _write_batch(self, jobs: list[_Export]) -> list[tuple[bool, str | BaseException]]:
         """Stage every export, sync once, rename each, sync once; one outcome per job."""
-        outcomes: list[tuple[bool, str | BaseException] | None] = [None] * len(jobs)
+        outcomes: dict[int, tuple[bool, str | BaseException]] = {}  # by index; every job gets one
         staged: list[int] = []
         written: list[Path] = []
         for index, job in enumerate(jobs):
@@ -128,8 +128,7 @@ class FolderSink:
             except Exception as exc:
                 for index in renamed:
                     outcomes[index] = (False, exc)
-        return [outcome if outcome is not None else (False, RuntimeError("not run"))
-                for outcome in outcomes]  # fmt: skip
+        return [outcomes[index] for index in range(len(jobs))]
 
     def _stage(self, job: _Export) -> list[Path]:
         """Write one export's staging folder without syncing; the paths written."""
