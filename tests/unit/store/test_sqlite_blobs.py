@@ -12,7 +12,7 @@ from pathlib import Path
 from gateway.store.api import SMALL_BLOB, StoredFile, worth_fetching_whole
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.store.sqlite import SqliteStore
-from gateway.store.sqlite.blobs import INLINE_MAX
+from gateway.store.sqlite.blobs import INLINE_MAX, RECENT_BYTES
 
 
 def files_under(root: Path) -> list[Path]:
@@ -88,3 +88,33 @@ def test_a_letter_of_many_small_files_is_fetched_whole_only_up_to_the_budget() -
     big = StoredFile("big", "scan.tif", "f" * 64, SMALL_BLOB + 1)
     wanted = worth_fetching_whole([big, *files], budget=1024 * 1024)
     assert wanted == [f.sha256 for f in files[:5]]  # the large one is never fetched whole
+
+
+async def test_blobs_just_stored_are_read_back_without_asking_the_database(
+    tmp_path: Path,
+) -> None:
+    async with await SqliteStore.open(tmp_path) as store:
+        queries = 0
+        ask = store.blobs._reader.submit
+
+        async def counted(operation):  # type: ignore[no-untyped-def]
+            nonlocal queries
+            queries += 1
+            return await ask(operation)
+
+        store.blobs._reader.submit = counted  # type: ignore[method-assign]
+        pdf, sig = os.urandom(100 * 1024), os.urandom(2048)
+        refs = [await store.blobs.put_bytes(pdf), await store.blobs.put_bytes(sig)]
+        assert await store.blobs.small([r.sha256 for r in refs]) == {
+            refs[0].sha256: pdf,
+            refs[1].sha256: sig,
+        }
+        assert await content(store, refs[0].sha256) == pdf
+        assert await store.blobs.exists(refs[1].sha256)
+        assert queries == 0
+        # The copies are bounded: push the first ones out with more than the limit, and they
+        # come from the database again, unchanged.
+        for _ in range(RECENT_BYTES // INLINE_MAX + 1):
+            await store.blobs.put_bytes(os.urandom(INLINE_MAX))
+        assert await store.blobs.small([refs[0].sha256]) == {refs[0].sha256: pdf}
+        assert queries == 1
