@@ -15,14 +15,16 @@ nodes of each participant on their shared database (cluster mode): local systems
 A's nodes in turn, and each A node sends to its own B node (as a DNS or load balancer spread
 would), so no proxy in the benchmark costs CPU.
 
-Each phase also prints the CPU per letter of each gateway (``/proc/<pid>/stat``), and the run
+Each phase also prints the CPU per letter of each gateway (``/proc/<pid>/stat``) and how much
+of the machine was idle or taken by the hypervisor (steal); runs of the same code differ by
+±15 % here, so compare medians of ``--repeat N`` drains, run back to back. The run
 starts with a baseline: the CPU cost of creating one file where the gateways keep theirs (see
 ``file_creation_us``: on a filesystem without a journal it depends on recent deletions nearby,
 so pick a quiet folder with ``--dir`` and quote the baseline with the figures).
 
 Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]
 [--store postgresql://127.0.0.1/test] [--nodes 2] [--phases drain,intake,latency]
-[--dir FOLDER] [--pyspy FOLDER]``
+[--dir FOLDER] [--repeat N] [--pyspy FOLDER]``
 """
 
 from __future__ import annotations
@@ -198,14 +200,23 @@ def cpu_seconds(node: Node) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def machine_ticks() -> list[int]:
+    """The machine's CPU time so far, from ``/proc/stat``: user, nice, system, idle, iowait,
+    irq, softirq, steal (in clock ticks, all cores together)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
 class CpuMeter:
-    """CPU per letter of each gateway over one phase (from ``/proc/<pid>/stat``), and of the
-    benchmark itself (its local-system clients and its watcher share the same two cores)."""
+    """CPU per letter of each gateway over one phase (from ``/proc/<pid>/stat``), of the
+    benchmark itself (its local-system clients and its watcher share the same two cores), and
+    how busy the machine was: idle left over, and time the hypervisor took away (steal), which
+    varies from run to run on a shared virtual machine."""
 
     def __init__(self, nodes: dict[str, list[Node]]) -> None:
         self.nodes = nodes
         self.start = {name: [cpu_seconds(n) for n in group] for name, group in nodes.items()}
         self.own = sum(os.times()[:2])
+        self.machine = machine_ticks()
 
     def report(self, letters: int) -> str:
         parts = []
@@ -219,7 +230,11 @@ class CpuMeter:
             parts.append(f"{name} {(user + system) / letters * 1000:.2f} ms "
                          f"({user / letters * 1000:.2f} user + {system / letters * 1000:.2f} system)")  # fmt: skip
         own = (sum(os.times()[:2]) - self.own) / letters * 1000
-        return "CPU per letter: " + ", ".join(parts) + f"; the benchmark {own:.2f} ms"
+        ticks = [now - then for now, then in zip(machine_ticks(), self.machine, strict=True)]
+        total = sum(ticks) or 1
+        idle, steal = (ticks[3] + ticks[4]) / total * 100, ticks[7] / total * 100
+        return ("CPU per letter: " + ", ".join(parts) + f"; the benchmark {own:.2f} ms; "
+                f"machine {idle:.0f}% idle, {steal:.0f}% stolen by the hypervisor")  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -301,11 +316,12 @@ async def drain(
     letters: int,
     clients: int,
     pyspy: str | None = None,
+    first: int = 200_000,
 ) -> float:
     """From accepted at A: letters queued at A while B is down; B starts; time to all done."""
     for node in b:
         node.stop()
-    ids = await submit_all(session, a, range(200_000, 200_000 + letters), clients, "d")
+    ids = await submit_all(session, a, range(first, first + letters), clients, "d")
     await asyncio.gather(*(asyncio.to_thread(node.start) for node in b))
     start = time.perf_counter()  # A's retry ceiling is 0.2 s here, so it resumes at once
     meter = CpuMeter({"A": a, "B": b})
@@ -443,6 +459,9 @@ async def main() -> None:
         help="where the gateways' folders go (default: the system's temporary folder)",
     )
     parser.add_argument(
+        "--repeat", type=int, default=1, help="drain this many times, and print the median"
+    )
+    parser.add_argument(
         "--pyspy", metavar="DIR", help="record each gateway with py-spy during the drain, into DIR"
     )
     args = parser.parse_args()
@@ -471,9 +490,18 @@ async def measure(a: list[Node], b: list[Node], watch: Watch, args: argparse.Nam
         phases = set(args.phases.split(","))
         await throughput(session, a, b, watch, 50, 8, "w")  # warm-up (keys of its own)
         if "drain" in phases:
-            rate = await drain(session, a, b, watch, args.letters, args.clients, args.pyspy)
-            print(f"throughput from accepted at A: {rate:,.0f} letters/s ({args.letters} letters "
-                  "queued at A, then B started; done = handed off at B + receipt at A)")  # fmt: skip
+            rates = []
+            for run in range(args.repeat):
+                first = 200_000 + run * args.letters
+                rates.append(await drain(
+                    session, a, b, watch, args.letters, args.clients, args.pyspy, first
+                ))  # fmt: skip
+                print(f"throughput from accepted at A: {rates[-1]:,.0f} letters/s ({args.letters} "
+                      "letters queued at A, then B started; done = handed off at B + receipt "
+                      "at A)")  # fmt: skip
+            if len(rates) > 1:
+                print(f"drain over {len(rates)} runs: median {statistics.median(rates):,.0f} "
+                      f"letters/s, {min(rates):,.0f}–{max(rates):,.0f}")  # fmt: skip
         if "intake" in phases:
             rate = await throughput(session, a, b, watch, args.letters, args.clients)
             print(f"throughput with intake at the same time: {rate:,.0f} letters/s "
