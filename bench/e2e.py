@@ -359,6 +359,9 @@ async def latency(
         await watch.until(set(accepted), timeout=600)
     finally:
         poller.cancel()
+    receipts = sorted(watch.receipt_at[i] - t for i, t in accepted.items())
+    print(f"latency to the receipt back at A (the hand-off at B included below): p50 {statistics.median(receipts) * 1000:.1f} "
+          f"ms, p99 {receipts[min(len(receipts) - 1, int(len(receipts) * 0.99))] * 1000:.1f} ms")  # fmt: skip
     return sorted(watch.done_at[i] - t for i, t in accepted.items())
 
 
