@@ -4,15 +4,17 @@ The order is the point of this module. The envelope and its signature are read f
 small caps, and the signature is verified against the certificates of the participant the
 envelope names as sender BEFORE any file part is read: a forged sender never gets to stream a
 byte into our blob store. Then the recipient, the dedupe (a known message id gets its original
-receipt, even when it is old) and the replay window; then each file is streamed into the blob
-store with the manifest's size as a hard cap and its digest compared after; then the receipt is
-signed and the message, its receipt and the audit record are committed in one write. Under the
+receipt, even when it is old) and the replay window; then each file is read with the
+manifest's size as a hard cap and its digest compared. A large file streams into the blob store;
+small ones (up to 16 MiB of them) are gathered and committed with the message, so they cost no
+write of their own. Then the receipt is signed and the message, its small files, its receipt
+and the audit record are committed in one write. Under the
 GOST profile (an envelope signed with GOST R 34.10-2012) every file must also carry the
 Streebog-256 digest, computed in the same pass; a Streebog digest is checked whenever present.
 
 A refusal is raised as a :class:`~gateway.errors.GatewayError` with its stable code; the HTTP
 layer turns it into a signed error document with :meth:`Receiver.refusal`. This module never
-imports ``aiohttp.web`` and never holds a whole file in memory.
+imports ``aiohttp.web`` and never holds a large file in memory.
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from gateway.errors import GatewayError
 from gateway.model import Document, ErrorReport, FileDigest, FileRef, Message, Receipt
 from gateway.receipts import encode_error, encode_receipt
 from gateway.sealing import verify_sender
-from gateway.store.api import Direction, MessageRecord, NewMessage, Store, StoredFile
+from gateway.store.api import (
+    SMALL_BLOB,
+    WHOLE_BUDGET,
+    Direction,
+    MessageRecord,
+    NewMessage,
+    Store,
+    StoredFile,
+)
 from gateway.transport.wire import CHUNK, ENVELOPE_ID, SIGNATURE_ID, Limits, WireError
 
 log = logging.getLogger(__name__)
@@ -139,7 +149,8 @@ class Receiver:
             return _original(known, message, envelope_sha256)
         self._check_window(message)
         gost = verified.digest_algorithm.startswith("streebog")
-        files = await self._receive_files(message, parts, budget, gost=gost)
+        contents: dict[str, bytes] = {}
+        files = await self._receive_files(message, parts, budget, contents, gost=gost)
         receipt = encode_receipt(
             Receipt(
                 message_id=message.message_id,
@@ -157,6 +168,7 @@ class Receiver:
             receipt,
             receipt_signature,
             actor=f"peer:{message.sender}",
+            contents=contents,
         )
         if not result.new:  # a concurrent delivery of the same message committed first
             return _original(result.record, message, envelope_sha256)
@@ -218,8 +230,17 @@ class Receiver:
             )
 
     async def _receive_files(
-        self, message: Message, parts: AsyncIterator[Part], budget: _Budget, *, gost: bool
+        self,
+        message: Message,
+        parts: AsyncIterator[Part],
+        budget: _Budget,
+        contents: dict[str, bytes],
+        *,
+        gost: bool,
     ) -> tuple[StoredFile, ...]:
+        """Every file of the manifest, checked: large ones streamed into the blob store, small
+        ones (up to :data:`WHOLE_BUDGET` bytes of them) gathered into ``contents`` to be stored
+        with the message in one write."""
         manifest = {f.id: f for f in message.files}
         unhashed = [f.id for f in message.files if f.streebog256 is None]
         if gost and unhashed:
@@ -239,6 +260,7 @@ class Receiver:
         # than after gigabytes.
         budget.expect(sum(f.size for f in manifest.values()))
         stored: dict[str, StoredFile] = {}
+        held = 0  # bytes of small files kept to ride with the message's own write
         async for part in parts:
             ref = manifest.get(part.content_id or "")
             if ref is None or ref.id in stored:
@@ -247,7 +269,13 @@ class Receiver:
                     + ("is sent twice" if ref is not None else "names no file of the manifest"),
                     code="file.unexpected_part",
                 )
-            stored[ref.id] = await self._receive_file(ref, part, budget)
+            if ref.size <= SMALL_BLOB and held + ref.size <= WHOLE_BUDGET:
+                data = await self._read_small_file(ref, part, budget)
+                contents[ref.sha256] = data
+                held += len(data)
+                stored[ref.id] = StoredFile(ref.id, ref.name, ref.sha256, len(data))
+            else:
+                stored[ref.id] = await self._receive_file(ref, part, budget)
         missing = [file_id for file_id in manifest if file_id not in stored]
         if missing:
             raise WireError(
@@ -265,26 +293,48 @@ class Receiver:
                 source = chunks if streebog is None else streebog_hashed(chunks, streebog)
                 blob = await self._store.blobs.put(source, max_size=ref.size)
         except ValueError:  # the blob store's answer to more than max_size bytes
-            raise WireError(
-                f"file {ref.id!r} is longer than the {ref.size:,} bytes its manifest entry says",
-                code="file.size_mismatch",
-            ) from None
-        if blob.size != ref.size:
-            raise WireError(
-                f"file {ref.id!r} has {blob.size:,} bytes, its manifest entry says {ref.size:,}",
-                code="file.size_mismatch",
-            )
-        if blob.sha256 != ref.sha256:
-            raise WireError(
-                f"file {ref.id!r} does not match the SHA-256 digest of its manifest entry",
-                code="file.digest_mismatch",
-            )
-        if streebog is not None and streebog.hexdigest() != ref.streebog256:
-            raise WireError(
-                f"file {ref.id!r} does not match the Streebog-256 digest of its manifest entry",
-                code="file.digest_mismatch",
-            )
+            raise _longer(ref) from None
+        _check(ref, blob.size, blob.sha256, None if streebog is None else streebog.hexdigest())
         return StoredFile(file_id=ref.id, name=ref.name, sha256=blob.sha256, size=blob.size)
+
+    async def _read_small_file(self, ref: FileRef, part: Part, budget: _Budget) -> bytes:
+        """A small file's part, whole, checked against its manifest entry as a streamed one
+        is (so a bad file is refused before the next part is read); not stored yet."""
+        data = bytearray()
+        async for chunk in _gathered(part, budget):
+            data += chunk
+            if len(data) > ref.size:
+                raise _longer(ref)
+        whole = bytes(data)
+        streebog = None if ref.streebog256 is None else Streebog(data=whole).hexdigest()
+        _check(ref, len(whole), hashlib.sha256(whole).hexdigest(), streebog)
+        return whole
+
+
+def _longer(ref: FileRef) -> WireError:
+    return WireError(
+        f"file {ref.id!r} is longer than the {ref.size:,} bytes its manifest entry says",
+        code="file.size_mismatch",
+    )
+
+
+def _check(ref: FileRef, size: int, sha256: str, streebog256: str | None) -> None:
+    """A received file's size and digests against its manifest entry."""
+    if size != ref.size:
+        raise WireError(
+            f"file {ref.id!r} has {size:,} bytes, its manifest entry says {ref.size:,}",
+            code="file.size_mismatch",
+        )
+    if sha256 != ref.sha256:
+        raise WireError(
+            f"file {ref.id!r} does not match the SHA-256 digest of its manifest entry",
+            code="file.digest_mismatch",
+        )
+    if ref.streebog256 is not None and streebog256 != ref.streebog256:
+        raise WireError(
+            f"file {ref.id!r} does not match the Streebog-256 digest of its manifest entry",
+            code="file.digest_mismatch",
+        )
 
 
 class _Budget:

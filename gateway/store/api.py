@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
@@ -224,6 +224,18 @@ class SizedFile(Protocol):
     def size(self) -> int: ...
 
 
+def small_contents(contents: Mapping[str, bytes] | None) -> dict[str, bytes]:
+    """The ``contents`` of :meth:`Store.add_inbound`, checked: each at most SMALL_BLOB bytes."""
+    files = dict(contents or {})
+    for digest, data in files.items():
+        if len(data) > SMALL_BLOB:
+            raise ValueError(
+                f"blob {digest} has {len(data):,} bytes; contents that ride with a message are "
+                f"at most {SMALL_BLOB:,} bytes each (put larger files first)"
+            )
+    return files
+
+
 def worth_fetching_whole(files: Sequence[SizedFile], budget: int = WHOLE_BUDGET) -> list[str]:
     """The digests of ``files`` to ask :meth:`BlobStore.small` for: the small ones, in order,
     while they fit in ``budget`` bytes together; every other file is streamed. A letter of
@@ -299,10 +311,21 @@ class Store(Protocol):
 
     # --- inbound and local ---------------------------------------------------------------
     async def add_inbound(
-        self, message: NewMessage, receipt: bytes, receipt_signature: bytes, *, actor: str
+        self,
+        message: NewMessage,
+        receipt: bytes,
+        receipt_signature: bytes,
+        *,
+        actor: str,
+        contents: Mapping[str, bytes] | None = None,
     ) -> Accepted:
         """Record an accepted inbound message with the receipt we give, as ACCEPTED; a message
-        id seen before changes nothing and returns the original record."""
+        id seen before changes nothing and returns the original record.
+
+        ``contents`` (SHA-256 → bytes, each at most :data:`SMALL_BLOB` bytes; the caller
+        computed every key from its bytes) are files of the message that were not put before:
+        they are stored as blobs in the same transaction, so a letter's small files cost no
+        commit of their own. Every other file of the message must be stored already."""
         ...
 
     async def claim_handoff(

@@ -44,6 +44,11 @@ _SMALL: Final = (
 )
 
 
+async def insert_small(conn: Any, digest: str, data: bytes, at: dt.datetime) -> None:
+    """Store one small blob (a single chunk) on ``conn``, in the caller's transaction."""
+    await conn.execute(_SMALL, digest, len(data), at, data)
+
+
 class PostgresBlobStore:
     """The :class:`~gateway.store.api.BlobStore` contract on a connection pool."""
 

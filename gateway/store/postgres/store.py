@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -37,9 +37,10 @@ from gateway.store.api import (
     Outcome,
     State,
     StoreError,
+    small_contents,
 )
 from gateway.store.postgres import inbox, outbox, rows, schema, search
-from gateway.store.postgres.blobs import PostgresBlobStore
+from gateway.store.postgres.blobs import PostgresBlobStore, insert_small
 from gateway.store.postgres.tables import Connection, Tx
 from gateway.store.postgres.url import masked, normalised
 
@@ -255,11 +256,22 @@ class PostgresStore:
     # --- inbound and local ---------------------------------------------------------------
 
     async def add_inbound(
-        self, message: NewMessage, receipt: bytes, receipt_signature: bytes, *, actor: str
+        self,
+        message: NewMessage,
+        receipt: bytes,
+        receipt_signature: bytes,
+        *,
+        actor: str,
+        contents: Mapping[str, bytes] | None = None,
     ) -> Accepted:
-        return await self._write(
-            lambda tx: inbox.add(tx, message, receipt, receipt_signature, actor)
-        )
+        files = small_contents(contents)
+
+        async def write(tx: Tx) -> Accepted:
+            for digest, data in files.items():
+                await insert_small(tx.conn, digest, data, tx.at)
+            return await inbox.add(tx, message, receipt, receipt_signature, actor)
+
+        return await self._write(write)
 
     async def claim_handoff(
         self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
@@ -360,9 +372,7 @@ class PostgresStore:
 
         return await self._read(query)
 
-    async def recent_states(
-        self, peer: str, *, limit: int
-    ) -> dict[tuple[Direction, State], int]:
+    async def recent_states(self, peer: str, *, limit: int) -> dict[tuple[Direction, State], int]:
         async def query(conn: Connection) -> dict[tuple[Direction, State], int]:
             found = await conn.fetch(
                 "SELECT direction, state, count(*) AS n FROM (SELECT direction, state FROM"

@@ -27,7 +27,7 @@ import json
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -63,7 +63,7 @@ class SqliteBlobStore:
             return await self.files.put(data, max_size=max_size)
         digest = hashlib.sha256(data).hexdigest()  # hashlib releases the GIL past 2 KiB
         stored_at = time.time()
-        await self._writer.submit(lambda conn: _insert(conn, digest, data, stored_at))
+        await self._writer.submit(lambda conn: insert(conn, digest, data, stored_at))
         self._recent.add(digest, data)  # only once committed: a failed put leaves no copy
         return BlobRef(sha256=digest, size=len(data))
 
@@ -121,6 +121,11 @@ class SqliteBlobStore:
         )
         return found is not None or await self.files.exists(sha256)
 
+    def remember(self, contents: Mapping[str, bytes]) -> None:
+        """Keep copies of blobs another write committed (the message's own transaction)."""
+        for digest, data in contents.items():
+            self._recent.add(digest, data)
+
     def local_path(self, sha256: str) -> Path | None:
         return self.files.local_path(sha256)
 
@@ -176,7 +181,8 @@ class _Recent:
             self.size -= len(self._blobs.pop(sha256))
 
 
-def _insert(conn: sqlite3.Connection, digest: str, data: bytes, stored_at: float) -> None:
+def insert(conn: sqlite3.Connection, digest: str, data: bytes, stored_at: float) -> None:
+    """Store one small blob as a row, in the caller's transaction."""
     # Stored again: garbage collection counts its grace from now, as it does for a file.
     conn.execute(
         "INSERT INTO blob_rows (sha256, size, stored_at, data) VALUES (?, ?, ?, ?)"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -29,8 +31,10 @@ from gateway.store.api import (
     NewMessage,
     Outcome,
     State,
+    small_contents,
 )
 from gateway.store.blobs import FilesystemBlobStore
+from gateway.store.sqlite import blobs as blob_rows
 from gateway.store.sqlite import inbox, outbox, rows, schema, search, tables
 from gateway.store.sqlite.blobs import INLINE_MAX, SqliteBlobStore
 from gateway.store.sqlite.connections import Synchronous, connect
@@ -182,11 +186,25 @@ class SqliteStore:
     # --- inbound and local ---------------------------------------------------------------
 
     async def add_inbound(
-        self, message: NewMessage, receipt: bytes, receipt_signature: bytes, *, actor: str
+        self,
+        message: NewMessage,
+        receipt: bytes,
+        receipt_signature: bytes,
+        *,
+        actor: str,
+        contents: Mapping[str, bytes] | None = None,
     ) -> Accepted:
-        return await self._writer.submit(
-            lambda conn: inbox.add(conn, message, receipt, receipt_signature, actor, self._clock)
-        )
+        files = small_contents(contents)
+        stored_at = time.time()
+
+        def write(conn: sqlite3.Connection) -> Accepted:
+            for digest, data in files.items():
+                blob_rows.insert(conn, digest, data, stored_at)
+            return inbox.add(conn, message, receipt, receipt_signature, actor, self._clock)
+
+        accepted = await self._writer.submit(write)
+        self._blobs.remember(files)
+        return accepted
 
     async def claim_handoff(
         self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import os
 
 import pytest
 
-from gateway.store.api import Direction, State, Store
+from gateway.store.api import SMALL_BLOB, Direction, State, Store, StoredFile
 from tests.unit.store.messages import new_message, notification, now, stored
 
 LEASE = dt.timedelta(seconds=60)
@@ -134,3 +136,39 @@ async def test_an_expired_hand_off_lease_gives_the_message_back(store: Store) ->
     assert len(await store.claim_handoff("h", now=at + LEASE, lease=LEASE, limit=1)) == 1
     assert await store.release_leases("h") == 1
     assert len(await store.claim_handoff("h2", now=at + LEASE, lease=LEASE, limit=1)) == 1
+
+
+async def test_small_files_can_ride_with_the_inbound_message_in_its_own_write(
+    store: Store,
+) -> None:
+    pdf, sig = os.urandom(100 * 1024), os.urandom(2048)
+    digests = [hashlib.sha256(data).hexdigest() for data in (pdf, sig)]
+    contents = {digests[0]: pdf, digests[1]: sig}
+    message = new_message(
+        Direction.IN,
+        files=(
+            StoredFile("f1", "Письмо.pdf", digests[0], len(pdf)),
+            StoredFile("f2", "Письмо.pdf.p7s", digests[1], len(sig)),
+        ),
+    )
+    assert not await store.blobs.exists(digests[0])
+
+    accepted = await store.add_inbound(message, b"r", b"s", actor="peer:ru-61", contents=contents)
+
+    assert accepted.new
+    assert await store.blobs.small(digests) == contents
+    assert b"".join([c async for c in store.blobs.read(digests[0])]) == pdf
+    # A duplicate with the same contents changes nothing and loses nothing.
+    again = await store.add_inbound(message, b"r2", b"s2", actor="peer:ru-61", contents=contents)
+    assert not again.new and again.record == accepted.record
+    assert await store.blobs.small(digests[:1]) == {digests[0]: pdf}
+
+
+async def test_a_large_file_cannot_ride_with_the_message(store: Store) -> None:
+    big = os.urandom(SMALL_BLOB + 1)
+    message = new_message(Direction.IN)
+    with pytest.raises(ValueError, match="put larger files first"):
+        await store.add_inbound(
+            message, b"r", b"s", actor="x", contents={hashlib.sha256(big).hexdigest(): big}
+        )
+    assert await store.get(message.message_id) is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from gateway.store.api import (
     NewMessage,
     State,
     StoredFile,
+    small_contents,
 )
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.transport import wire
@@ -171,9 +172,17 @@ class MemoryStore:
         return self.records.get(message_id)
 
     async def add_inbound(
-        self, message: NewMessage, receipt: bytes, receipt_signature: bytes, *, actor: str
+        self,
+        message: NewMessage,
+        receipt: bytes,
+        receipt_signature: bytes,
+        *,
+        actor: str,
+        contents: Mapping[str, bytes] | None = None,
     ) -> Accepted:
         self.add_calls += 1
+        for digest, data in small_contents(contents).items():  # stored with the message
+            assert (await self.blobs.put_bytes(data)).sha256 == digest
         known = self.records.get(message.message_id)
         if known is not None:
             return Accepted(new=False, record=known)

@@ -18,6 +18,7 @@ from gateway.receipts import decode_error, decode_receipt
 from gateway.receiver import Inbound, Receiver
 from gateway.store.api import Direction
 from gateway.store.blobs import FilesystemBlobStore
+from gateway.store.sqlite import SqliteStore
 from gateway.transport.wire import Limits
 from tests.unit.transport.harness import (
     MemoryStore,
@@ -280,3 +281,45 @@ async def test_a_signature_backdated_beyond_the_window_is_refused(
         await receiver.receive(aiter(parts))
     assert info.value.code == "signature.too_old"
     assert not store.records  # nothing recorded
+
+
+async def test_small_files_are_committed_with_the_message_in_one_write(
+    network: Network, tmp_path: Path
+) -> None:
+    """A letter's small files cost no write of their own: the message, its files, its receipt
+    and its audit record are one operation of the store's writer; a large one still streams."""
+    small, signature, large = os.urandom(100 * 1024), os.urandom(2048), PDF
+    message = letter([("f1", small), ("s1", signature), ("big", large)])
+    record = await outbound(
+        network, FilesystemBlobStore(tmp_path / "a"), message, [small, signature, large]
+    )
+    parts = [("envelope", record.envelope), ("envelope.p7s", record.signature),
+             ("f1", small), ("s1", signature), ("big", large)]  # fmt: skip
+    async with await SqliteStore.open(tmp_path / "b") as store:
+        receiver = Receiver("ru-14", network.signers["ru-14"], network.trust, store)
+        before = store.writer_stats.operations
+        await receiver.receive(aiter(Parts([FakePart(c, d) for c, d in parts])), Inbound())
+        # The large file streamed to a file of its own; everything else is one write.
+        assert store.writer_stats.operations - before == 1
+    async with await SqliteStore.open(tmp_path / "b") as store:  # durable, read from disk
+        stored = await store.get(message.message_id)
+        assert stored is not None
+        for file, data in zip(stored.files, (small, signature, large), strict=True):
+            assert b"".join([c async for c in store.blobs.read(file.sha256)]) == data
+
+
+async def test_a_small_file_that_does_not_match_is_refused_before_the_next_part(
+    network: Network, tmp_path: Path, receiver: Receiver, store: MemoryStore
+) -> None:
+    small, other = os.urandom(4096), os.urandom(4096)
+    message = letter([("f1", small), ("f2", other)])
+    record = await outbound(network, FilesystemBlobStore(tmp_path / "a"), message, [small, other])
+    corrupted = bytes([small[0] ^ 1]) + small[1:]
+    parts = Parts([FakePart("envelope", record.envelope),
+                   FakePart("envelope.p7s", record.signature),
+                   FakePart("f1", corrupted), FakePart("f2", other)])  # fmt: skip
+    with pytest.raises(GatewayError) as info:
+        await receiver.receive(aiter(parts), Inbound())
+    assert info.value.code == "file.digest_mismatch"
+    assert parts.handed == ["envelope", "envelope.p7s", "f1"]  # f2 was never read
+    assert store.add_calls == 0 and blob_files(tmp_path / "ru-14") == []
