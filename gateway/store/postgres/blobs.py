@@ -45,7 +45,8 @@ _SMALL: Final = (
 
 
 async def insert_small(conn: Any, digest: str, data: bytes, at: dt.datetime) -> None:
-    """Store one small blob (a single chunk) on ``conn``, in the caller's transaction."""
+    """Store one small blob (a single chunk) on ``conn`` (a pool, or a connection in the
+    caller's transaction)."""
     await conn.execute(_SMALL, digest, len(data), at, data)
 
 
@@ -167,7 +168,7 @@ class PostgresBlobStore:
                 self._clock(),
             )
             if touched is None:
-                await self._pool.execute(_SMALL, digest, len(data), self._clock(), data)
+                await insert_small(self._pool, digest, data, self._clock())
 
     async def _start_upload(self) -> int:
         with _database_errors():

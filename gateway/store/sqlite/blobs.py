@@ -64,7 +64,7 @@ class SqliteBlobStore:
         digest = hashlib.sha256(data).hexdigest()  # hashlib releases the GIL past 2 KiB
         stored_at = time.time()
         await self._writer.submit(lambda conn: insert(conn, digest, data, stored_at))
-        self._recent.add(digest, data)  # only once committed: a failed put leaves no copy
+        self.remember({digest: data})  # only once committed: a failed put leaves no copy
         return BlobRef(sha256=digest, size=len(data))
 
     async def put_bytes(self, data: bytes) -> BlobRef:
@@ -122,7 +122,7 @@ class SqliteBlobStore:
         return found is not None or await self.files.exists(sha256)
 
     def remember(self, contents: Mapping[str, bytes]) -> None:
-        """Keep copies of blobs another write committed (the message's own transaction)."""
+        """Keep copies of blobs just committed (by ``put``, or with their message)."""
         for digest, data in contents.items():
             self._recent.add(digest, data)
 
