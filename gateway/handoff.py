@@ -11,13 +11,14 @@ half-written one is never visible.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -236,7 +237,11 @@ def _file_names(record: MessageRecord) -> list[str]:
 
 
 class HandoffWorker:
-    """Leases accepted messages and hands each to the sink; one attempt per lease."""
+    """Leases accepted messages and hands each to the sink; one attempt per lease.
+
+    Up to ``parallel`` messages are in flight, leased ``batch`` at a time, and their exports
+    hold at most ``memory`` bytes of files together (a letter larger than that goes alone).
+    """
 
     def __init__(
         self,
@@ -246,13 +251,15 @@ class HandoffWorker:
         owner: str,
         lease: dt.timedelta = dt.timedelta(seconds=60),
         batch: int = 32,
-        parallel: int = 8,
+        parallel: int = 32,
+        memory: int = 4 * WHOLE_BUDGET,
         idle: float = 0.5,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.store, self.sink, self.owner = store, sink, owner
         self.lease, self.batch, self.idle, self.clock = lease, batch, idle, clock
         self.parallel = parallel
+        self.memory = _Budget(memory)
         self._bell = Doorbell()
 
     def wake(self) -> None:
@@ -260,34 +267,48 @@ class HandoffWorker:
         self._bell.ring()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._bell.reset()  # before looking: a ring while we look is kept
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("hand-off round failed; trying again shortly")
-                done = 0
-            if done == 0:
-                await self._bell.wait(stop, self.idle)
+        """Hand off until ``stop`` is set, then let the exports in flight finish.
+
+        A pipeline rather than rounds: up to ``parallel`` messages are in flight, and more
+        are claimed as soon as there is room, so one slow export never holds back those
+        behind it, and exports that arrive together share the sink's batches."""
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                self._bell.reset()  # before looking: a ring while we look is kept
+                room = self.parallel - len(inflight)
+                if room <= 0:
+                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    records = await self.store.claim_handoff(
+                        self.owner, now=self.clock(), lease=self.lease, limit=min(self.batch, room)
+                    )
+                except Exception:
+                    log.exception("hand-off claim failed; trying again shortly")
+                    records = []
+                for record in records:
+                    task = asyncio.create_task(self._hand_off(record))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                if not records:
+                    await self._bell.wait(stop, self.idle)
+        finally:
+            if inflight:
+                await asyncio.wait(inflight)
 
     async def run_once(self) -> int:
+        """Claim one batch and hand it off; the number of messages claimed (for tests)."""
         records = await self.store.claim_handoff(
             self.owner, now=self.clock(), lease=self.lease, limit=self.batch
         )
-        if records:
-            # Exports are I/O (writes and fsyncs): several at once keep the disk busy.
-            limit = asyncio.Semaphore(self.parallel)
-
-            async def one(record: MessageRecord) -> None:
-                async with limit:
-                    await self._hand_off(record)
-
-            await asyncio.gather(*(one(r) for r in records))
+        await asyncio.gather(*(self._hand_off(r) for r in records))
         return len(records)
 
     async def _hand_off(self, record: MessageRecord) -> None:
         try:
-            detail = await self.sink.export(record, self.store.blobs)
+            async with self.memory.hold(_weight(record)):
+                detail = await self.sink.export(record, self.store.blobs)
         except Exception as exc:
             # The lease runs out and a later round tries again; the sink's error is logged
             # with the message id so an operator can find it.
@@ -297,6 +318,36 @@ class HandoffWorker:
         if await self.store.mark_handed_off(record.message_id, self.owner, detail=detail):
             log.info("message %s handed off: %s", record.message_id, detail,
                      extra={"message_id": record.message_id})  # fmt: skip
+
+
+def _weight(record: MessageRecord) -> int:
+    """Roughly what exporting ``record`` may hold in memory at once: its envelope, and its
+    files up to the budget a sink reads whole (larger ones stream)."""
+    files = sum(file.size for file in record.files)
+    return len(record.envelope) + len(record.signature or b"") + min(files, WHOLE_BUDGET)
+
+
+class _Budget:
+    """Bytes that the exports in flight may hold together. Turns are first come, first
+    served (a large letter is not overtaken for ever by small ones), and a letter larger
+    than the whole budget still goes, alone."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.used = total, 0
+        self._turn = asyncio.Lock()  # FIFO: the head of the queue waits until it fits
+        self._freed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, amount: int) -> AsyncIterator[None]:
+        async with self._turn, self._freed:
+            await self._freed.wait_for(lambda: self.used == 0 or self.used + amount <= self.total)
+            self.used += amount
+        try:
+            yield
+        finally:
+            async with self._freed:
+                self.used -= amount
+                self._freed.notify_all()
 
 
 def _safe(name: str) -> str:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 import gateway.handoff as handoff
-from gateway.handoff import FolderSink
+from gateway.handoff import FolderSink, HandoffWorker
 from gateway.store import durable
-from gateway.store.api import Direction, MessageRecord, StoredFile
+from gateway.store.api import Direction, MessageRecord, State, StoredFile
 from gateway.store.sqlite import SqliteStore
 from tests.unit.store.messages import new_message, stored
 
@@ -164,3 +165,124 @@ def test_file_names_never_collide_even_case_folded() -> None:
     folded = [n.casefold() for n in [*names, "envelope.xml", "envelope.xml.p7s"]]
     assert len(set(folded)) == len(folded)
     assert names[1] == "Doc.pdf"
+
+
+class GatedSink:
+    """Exports instantly, except those told to wait; remembers what it held at each start."""
+
+    name = "gated"
+
+    def __init__(self, *, wait_for: frozenset[str] = frozenset(), pause: float = 0.0) -> None:
+        self.wait_for, self.pause = wait_for, pause
+        self.release = asyncio.Event()
+        self.exported: list[str] = []
+        self.inflight: dict[str, int] = {}  # message id -> weight, while its export runs
+        self.peaks: list[dict[str, int]] = []
+
+    async def export(self, record: MessageRecord, blobs: object) -> str:
+        self.inflight[record.message_id] = handoff._weight(record)
+        self.peaks.append(dict(self.inflight))
+        try:
+            if record.message_id in self.wait_for:
+                await self.release.wait()
+            await asyncio.sleep(self.pause)
+        finally:
+            del self.inflight[record.message_id]
+        self.exported.append(record.message_id)
+        return f"gated {record.message_id}"
+
+
+async def states(store: SqliteStore, ids: list[str]) -> list[State]:
+    return [(await stored(store, i)).state for i in ids]
+
+
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_slow_export_does_not_hold_back_the_messages_behind_it(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "data") as store:
+        ids = [(await inbound(store, {"a.txt": os.urandom(100)})).message_id for _ in range(6)]
+        sink = GatedSink(wait_for=frozenset({ids[0]}))  # the oldest, so it is claimed first
+        worker = HandoffWorker(store, sink, owner="test", batch=2, parallel=4, idle=0.05)
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        # Rounds of two would wait for the first round (the stuck export) before claiming
+        # more; a pipeline keeps claiming while it waits.
+        await until(lambda: _all_handed_off(store, ids[1:]))
+        assert await states(store, ids[:1]) == [State.ACCEPTED]
+        sink.release.set()
+        await until(lambda: _all_handed_off(store, ids))
+        stop.set()
+        await running
+    assert sorted(sink.exported) == sorted(ids) and sink.exported[-1] == ids[0]
+
+
+async def _all_handed_off(store: SqliteStore, ids: list[str]) -> bool:
+    return set(await states(store, ids)) == {State.HANDED_OFF}
+
+
+async def test_stopping_lets_the_exports_in_flight_finish_and_be_marked(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "data") as store:
+        message_id = (await inbound(store, {"a.txt": b"text"})).message_id
+        sink = GatedSink(wait_for=frozenset({message_id}))
+        worker = HandoffWorker(store, sink, owner="test", idle=0.05)
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        await until(lambda: asyncio.sleep(0, bool(sink.inflight)))
+        stop.set()
+        await asyncio.sleep(0.1)
+        assert not running.done()  # SIGTERM drains: the export is not abandoned half-way
+        sink.release.set()
+        await asyncio.wait_for(running, 10)
+        assert await states(store, [message_id]) == [State.HANDED_OFF]
+
+
+async def test_exports_in_flight_hold_no_more_than_the_memory_budget(tmp_path: Path) -> None:
+    async with await SqliteStore.open(tmp_path / "data") as store:
+        small = [await inbound(store, {"a.pdf": os.urandom(100 * 1024)}) for _ in range(6)]
+        large = await inbound(store, {"big.pdf": os.urandom(250 * 1024)})
+        budget = handoff._weight(small[0]) * 2 + 1000  # room for two small letters at a time
+        assert handoff._weight(large) > budget
+        sink = GatedSink(pause=0.02)
+        worker = HandoffWorker(store, sink, owner="test", parallel=8, memory=budget, idle=0.05)
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        ids = [r.message_id for r in [*small, large]]
+        await until(lambda: _all_handed_off(store, ids))
+        stop.set()
+        await running
+    assert all(sum(held.values()) <= budget for held in sink.peaks if len(held) > 1)
+    assert max(len(held) for held in sink.peaks) == 2  # the budget, not the count, held them
+    assert [held for held in sink.peaks if large.message_id in held] == [
+        {large.message_id: handoff._weight(large)}  # larger than the budget: it went alone
+    ]
+
+
+async def test_memory_turns_are_first_come_first_served() -> None:
+    budget = handoff._Budget(100)
+    entered: list[str] = []
+    release = {name: asyncio.Event() for name in "ABC"}
+
+    async def take(name: str, amount: int) -> None:
+        async with budget.hold(amount):
+            entered.append(name)
+            await release[name].wait()
+
+    tasks = [asyncio.create_task(take("A", 60))]
+    await asyncio.sleep(0.01)
+    tasks.append(asyncio.create_task(take("B", 80)))  # does not fit beside A: waits
+    await asyncio.sleep(0.01)
+    tasks.append(asyncio.create_task(take("C", 10)))  # would fit beside A, but B came first
+    await asyncio.sleep(0.01)
+    assert entered == ["A"]
+    release["A"].set()
+    await asyncio.sleep(0.01)
+    assert entered == ["A", "B", "C"] and budget.used == 90
+    release["B"].set()
+    release["C"].set()
+    await asyncio.gather(*tasks)
+    assert budget.used == 0
