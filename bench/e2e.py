@@ -24,7 +24,7 @@ so pick a quiet folder with ``--dir`` and quote the baseline with the figures).
 
 Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]
 [--store postgresql://127.0.0.1/test] [--nodes 2] [--phases drain,intake,latency]
-[--dir FOLDER] [--repeat N] [--pyspy FOLDER]``
+[--dir FOLDER] [--repeat N] [--per-peer N] [--pyspy FOLDER]``
 """
 
 from __future__ import annotations
@@ -96,22 +96,27 @@ def letter(n: int) -> Document:
 
 
 class Watch:
-    """Watches B's hand-off folders and A's database for letters that are done.
+    """Watches B's hand-offs and A's database for letters that are done.
 
     The watcher shares the two cores with the gateways, so each poll costs what changed, not
-    what exists: A's history rows are read from the last one seen on, and B's folders are
-    asked only about letters that A already holds a receipt for (done needs both). A poll
-    therefore sees a letter done no later than a full scan would.
+    what exists or what is still waiting: A's history rows are read from the last one seen on,
+    and so are B's (on SQLite): B records a hand-off only after its folder is in place and
+    synced, so a letter is never seen done before its folder exists. With PostgreSQL, B's
+    folders are asked about the letters that A already holds a receipt for.
     """
 
     def __init__(self, a: Node, b: Node | list[Node], store: str | None = None) -> None:
         self.inboxes = [node.inbox for node in (b if isinstance(b, list) else [b])]
         self.db = a.folder / "var" / "gateway.sqlite3"
+        self.b_dbs = [inbox.parent / "gateway.sqlite3" for inbox in self.inboxes]
+        self._b_cons: list[sqlite3.Connection] = []
+        self._b_last = [0] * len(self.b_dbs)
         self.store = store  # A's PostgreSQL URL, or None for its SQLite file
         self.done_at: dict[str, float] = {}
         self._seen_a: dict[str, float] = {}
         self.receipt_at = self._seen_a  # when A held each receipt
         self._waiting_b: set[str] = set()  # receipt at A, not yet handed off at B
+        self._handed_off_at: dict[str, float] = {}  # when B's history showed each hand-off
         # PostgreSQL hands out row ids before commit, so "rows after the last id seen" could
         # skip a row committed late; there the watcher asks about the letters it waits for.
         self.wanted: set[str] = set()
@@ -130,12 +135,17 @@ class Watch:
                 self._last_history = max(self._last_history, row_id)
                 if message_id not in self._seen_a:
                     self._seen_a[message_id] = now
-                    self._waiting_b.add(message_id)
-            self._check_b(now)
+                    if message_id in self._handed_off_at:
+                        self.done_at.setdefault(message_id, now)
+                    else:
+                        self._waiting_b.add(message_id)
+            self._check_b(now) if self.store else self._handed_off(now)
 
     async def close(self) -> None:
         if self._con is not None:
             self._con.close()
+        for con in self._b_cons:
+            con.close()
         if self._pg is not None:
             await self._pg.close()
 
@@ -161,6 +171,24 @@ class Watch:
             pending,
         )
         return [(0, row["message_id"]) for row in rows]
+
+    def _handed_off(self, now: float) -> None:
+        if not self._b_cons:
+            self._b_cons = [
+                sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) for db in self.b_dbs
+            ]
+        for n, con in enumerate(self._b_cons):
+            rows = con.execute(
+                "SELECT id, message_id FROM history WHERE id > ? AND state = 'handed-off'"
+                " ORDER BY id",
+                (self._b_last[n],),
+            ).fetchall()
+            for row_id, message_id in rows:
+                self._b_last[n] = row_id
+                self._handed_off_at.setdefault(message_id, now)
+                if message_id in self._waiting_b:
+                    self._waiting_b.discard(message_id)
+                    self.done_at.setdefault(message_id, now)
 
     def _check_b(self, now: float) -> None:
         for message_id in list(self._waiting_b):
@@ -388,14 +416,16 @@ def another_node(node: Node, name: str, port: int, participants: str | None = No
 
 
 def start_network(
-    folder: Path, stores: tuple[str, str] | None, count: int
+    folder: Path, stores: tuple[str, str] | None, count: int, per_peer: int | None = None
 ) -> tuple[list[Node], list[Node]]:
     """Sender ru-61 (quick retries, see FAST_RETRY) and receiver ru-14, ``count`` nodes each
-    (more than one only on PostgreSQL stores), all started."""
+    (more than one only on PostgreSQL stores), all started. ``per_peer``: how many letters
+    A sends to B at once (the gateway's default if None)."""
     port_a, port_b, *more = localnet.free_ports(2 + 2 * (count - 1))
+    retry = FAST_RETRY + ("" if per_peer is None else f"per_peer_concurrency = {per_peer}\n")
     nodes = localnet.build(
         folder,
-        [Member("ru-61", "Ростовская область", "6163000001", port_a, extra=FAST_RETRY),
+        [Member("ru-61", "Ростовская область", "6163000001", port_a, extra=retry),
          Member("ru-14", "Республика Саха (Якутия)", "1435000001", port_b)],
     )  # fmt: skip
     a, b = [nodes["ru-61"]], [nodes["ru-14"]]
@@ -465,6 +495,12 @@ async def main() -> None:
         "--repeat", type=int, default=1, help="drain this many times, and print the median"
     )
     parser.add_argument(
+        "--per-peer",
+        type=int,
+        metavar="N",
+        help="letters A sends to B at once ([retry] per_peer_concurrency; default: the gateway's)",
+    )
+    parser.add_argument(
         "--pyspy", metavar="DIR", help="record each gateway with py-spy during the drain, into DIR"
     )
     args = parser.parse_args()
@@ -476,7 +512,7 @@ async def main() -> None:
             f"baseline: creating a file in {tmp} costs {file_creation_us(Path(tmp)):.0f} µs of CPU"
         )
         async with schemas(pg) as stores:
-            a, b = start_network(Path(tmp), stores, args.nodes)
+            a, b = start_network(Path(tmp), stores, args.nodes, args.per_peer)
             try:
                 print(
                     f"store: {'SQLite' if pg is None else 'PostgreSQL'}, {args.nodes} node(s) per participant"
