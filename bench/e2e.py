@@ -108,9 +108,8 @@ class Watch:
     def __init__(self, a: Node, b: Node | list[Node], store: str | None = None) -> None:
         self.inboxes = [node.inbox for node in (b if isinstance(b, list) else [b])]
         self.db = a.folder / "var" / "gateway.sqlite3"
-        self.b_dbs = [inbox.parent / "gateway.sqlite3" for inbox in self.inboxes]
         self._b_cons: list[sqlite3.Connection] = []
-        self._b_last = [0] * len(self.b_dbs)
+        self._b_last = [0] * len(self.inboxes)
         self.store = store  # A's PostgreSQL URL, or None for its SQLite file
         self.done_at: dict[str, float] = {}
         self._seen_a: dict[str, float] = {}
@@ -139,7 +138,10 @@ class Watch:
                         self.done_at.setdefault(message_id, now)
                     else:
                         self._waiting_b.add(message_id)
-            self._check_b(now) if self.store else self._handed_off(now)
+            if self.store:
+                self._check_b(now)
+            else:
+                self._handed_off(now)
 
     async def close(self) -> None:
         if self._con is not None:
@@ -151,13 +153,8 @@ class Watch:
 
     def _delivered(self) -> list[tuple[int, str]]:
         if self._con is None:
-            self._con = sqlite3.connect(
-                f"file:{self.db}?mode=ro", uri=True, timeout=5, check_same_thread=False
-            )
-        return self._con.execute(
-            "SELECT id, message_id FROM history WHERE id > ? AND state = 'delivered' ORDER BY id",
-            (self._last_history,),
-        ).fetchall()
+            self._con = read_only(self.db)
+        return history_since(self._con, self._last_history, "delivered")
 
     async def _delivered_pg(self) -> list[tuple[int, str]]:
         if self._pg is None:
@@ -174,16 +171,9 @@ class Watch:
 
     def _handed_off(self, now: float) -> None:
         if not self._b_cons:
-            self._b_cons = [
-                sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) for db in self.b_dbs
-            ]
+            self._b_cons = [read_only(inbox.parent / "gateway.sqlite3") for inbox in self.inboxes]
         for n, con in enumerate(self._b_cons):
-            rows = con.execute(
-                "SELECT id, message_id FROM history WHERE id > ? AND state = 'handed-off'"
-                " ORDER BY id",
-                (self._b_last[n],),
-            ).fetchall()
-            for row_id, message_id in rows:
+            for row_id, message_id in history_since(con, self._b_last[n], "handed-off"):
                 self._b_last[n] = row_id
                 self._handed_off_at.setdefault(message_id, now)
                 if message_id in self._waiting_b:
@@ -204,6 +194,18 @@ class Watch:
                 raise TimeoutError(f"{len(ids - self.done_at.keys())} letters not done")
             await self.poll()
             await asyncio.sleep(0.005)
+
+
+def read_only(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+
+
+def history_since(con: sqlite3.Connection, after: int, state: str) -> list[tuple[int, str]]:
+    """(row id, message id) of the history rows after ``after`` that reached ``state``."""
+    return con.execute(
+        "SELECT id, message_id FROM history WHERE id > ? AND state = ? ORDER BY id",
+        (after, state),
+    ).fetchall()
 
 
 def file_creation_us(folder: Path, count: int = 200) -> float:

@@ -298,20 +298,12 @@ class HandoffWorker:
             if inflight:
                 await asyncio.wait(inflight)
 
-    async def run_once(self) -> int:
-        """Claim one batch and hand it off; the number of messages claimed (for tests)."""
-        records = await self.store.claim_handoff(
-            self.owner, now=self.clock(), lease=self.lease, limit=self.batch
-        )
-        await asyncio.gather(*(self._hand_off(r) for r in records))
-        return len(records)
-
     async def _hand_off(self, record: MessageRecord) -> None:
         try:
             async with self.memory.hold(_weight(record)):
                 detail = await self.sink.export(record, self.store.blobs)
         except Exception as exc:
-            # The lease runs out and a later round tries again; the sink's error is logged
+            # The lease runs out and a later claim tries again; the sink's error is logged
             # with the message id so an operator can find it.
             log.error("hand-off of %s to %s failed: %s", record.message_id, self.sink.name, exc,
                       extra={"message_id": record.message_id})  # fmt: skip
