@@ -140,11 +140,13 @@ class FolderSink:
             written.append(job.staging / "envelope.xml.p7s")
         for source, name in zip(job.sources, job.names, strict=True):
             destination = job.staging / name
-            if destination.exists():  # never overwrite: names are unique, even case-folded
-                raise FileExistsError(destination)
+            # Never overwrite (names are unique, even case-folded): _write creates exclusively,
+            # copyfile does not.
             if isinstance(source, bytes):
                 _write(destination, source, sync=False)
             else:
+                if destination.exists():
+                    raise FileExistsError(destination)
                 # A copy, never a hard link: the local system may change what it was given,
                 # and the blob must stay what its digest says. copyfile copies in the kernel.
                 shutil.copyfile(source, destination)

@@ -44,6 +44,7 @@ from gateway.transport.blobpart import BlobPayload, uploads_finished
 
 log = logging.getLogger(__name__)
 
+_JOIN_MAX = 1 << 20  # bytes: a letter up to this size, all in memory, is sent as one buffer
 _MAX_RETRY_AFTER = 86_400.0  # a day: past that, a peer's (or a proxy's) Retry-After is noise
 _Doc = TypeVar("_Doc", Receipt, ErrorReport)
 
@@ -171,10 +172,14 @@ class Client:
     async def _post(
         self, body: aiohttp.MultipartWriter, record: MessageRecord, peer: Peer
     ) -> Result:
+        # A small letter leaves as one buffer (the same bytes): aiohttp otherwise writes each
+        # boundary, header block and part to the socket on its own, ~18 sends per letter here
+        # and as many reads at the peer, against 2-3 each when joined.
+        data = await body.as_bytes() if _in_memory(body) else body
         try:
             async with self._session.post(
                 peer.endpoint,
-                data=body,
+                data=data,
                 headers={hdrs.CONTENT_TYPE: _content_type(body.boundary)},
                 timeout=self._timeouts.client_timeout(),
                 allow_redirects=False,
@@ -312,6 +317,17 @@ class Client:
         oldest = self._clock() - wire.Limits().max_age
         self._trust.verify_from(peer.id, document, signature, oldest=oldest)
         return decode(document)
+
+
+def _in_memory(body: aiohttp.MultipartWriter) -> bool:
+    """Whether ``body`` is small and wholly in memory, so joining it costs one short copy
+    (a streamed blob is never read whole)."""
+    size = body.size
+    return (
+        size is not None
+        and size <= _JOIN_MAX
+        and all(type(part) is payload.BytesPayload for part, _, _ in body)
+    )
 
 
 def _content_type(boundary: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -65,3 +67,29 @@ def test_without_syncfs_every_path_is_fsynced(
     file.write_bytes(b"x")
     durable.sync(tmp_path, [file, tmp_path])
     assert synced == [file, tmp_path]
+
+
+def test_only_paths_on_another_filesystem_are_fsynced_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if durable._SYNCFS is None:
+        pytest.skip("no syncfs here")
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem here")
+    with tempfile.TemporaryDirectory(dir=shm) as elsewhere:
+        here = [tmp_path / f"here-{n}" for n in range(4)]
+        there = [Path(elsewhere) / f"there-{n}" for n in range(2)]
+        for path in here + there:
+            path.write_bytes(b"x")
+        synced: list[Path] = []
+        stats: list[Path] = []
+        real_stat = os.stat
+        monkeypatch.setattr(durable, "fsync_path", synced.append)
+        monkeypatch.setattr(
+            durable.os, "stat", lambda p, **kw: stats.append(Path(p)) or real_stat(p, **kw)
+        )
+        durable.sync(tmp_path, [*here, *there, tmp_path])
+    assert synced == there  # syncfs of tmp_path's filesystem covers the others
+    # One look per folder (and one at the anchor), not one per path.
+    assert sorted(map(str, stats)) == sorted(map(str, [tmp_path, tmp_path, Path(elsewhere)]))

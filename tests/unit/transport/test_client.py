@@ -20,19 +20,21 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import payload, web
 
 from gateway.model import ErrorReport, FileDigest, Receipt
 from gateway.receipts import encode_error, encode_receipt
-from gateway.store.api import MessageRecord
+from gateway.store.api import MessageRecord, StoredFile
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.transport import wire
+from gateway.transport.blobpart import BlobPayload
 from gateway.transport.client import (
     Accepted,
     Client,
     Refused,
     Timeouts,
     Unavailable,
+    _in_memory,
     _retry_after,
     is_blip,
 )
@@ -80,7 +82,7 @@ async def fake_peer(
             parts[content_id or ""] = data
         return answer(record, parts)
 
-    app = web.Application()
+    app = web.Application(client_max_size=16 << 20)
     app.router.add_post(wire.PATH, handle)
     async with serve(app) as base, aiohttp.ClientSession() as session:
         client = Client(session, blobs, network.trust, "ru-61", timeouts=Timeouts(read=2))
@@ -127,9 +129,15 @@ async def send_with(
         return await client.send(record, peer)
 
 
-async def test_the_request_streams_every_part_with_its_length(
-    network: Network, blobs: FilesystemBlobStore, record: MessageRecord
+@pytest.mark.parametrize("size", [len(PDF), 3 << 20], ids=["joined", "streamed"])
+async def test_the_request_carries_every_part_with_its_length(
+    network: Network, blobs: FilesystemBlobStore, size: int
 ) -> None:
+    """A small letter leaves as one buffer, a large one streams from the blob store; the
+    peer reads the same parts either way."""
+    pdf = PDF if size == len(PDF) else os.urandom(size)
+    record = await outbound(network, blobs, letter([("f1", pdf), ("s1", SIG)]), [pdf, SIG])
+
     def good(rec: MessageRecord, parts: dict[str, bytes]) -> web.Response:
         return signed(network, encode_receipt(receipt_for(rec)), 200)
 
@@ -143,7 +151,7 @@ async def test_the_request_streams_every_part_with_its_length(
     ids = [cid for cid, _, _ in seen.parts]
     assert ids == ["envelope", "envelope.p7s", "f1", "s1"]
     contents = [data for _, _, data in seen.parts]
-    assert contents == [record.envelope, record.signature, PDF, SIG]
+    assert contents == [record.envelope, record.signature, pdf, SIG]
     types = [headers["Content-Type"] for _, headers, _ in seen.parts]
     assert types == [
         "application/xml",
@@ -151,6 +159,20 @@ async def test_the_request_streams_every_part_with_its_length(
         *["application/octet-stream"] * 2,
     ]
     assert all(headers["Content-Length"] == str(len(data)) for _, headers, data in seen.parts)
+
+
+def test_only_a_small_letter_wholly_in_memory_is_joined_into_one_buffer() -> None:
+    def body(*parts: payload.Payload) -> aiohttp.MultipartWriter:
+        writer = aiohttp.MultipartWriter("related")
+        for part in parts:
+            writer.append_payload(part)
+        return writer
+
+    small = payload.BytesPayload(b"x" * 100_000)
+    assert _in_memory(body(payload.BytesPayload(b"<e/>"), small))
+    assert not _in_memory(body(small, payload.BytesPayload(b"x" * (1 << 20))))  # over 1 MiB
+    streamed = BlobPayload(FilesystemBlobStore(Path("unused")), StoredFile("f1", "a", "0" * 64, 10))
+    assert not _in_memory(body(small, streamed))  # a blob is streamed, never read whole
 
 
 @pytest.mark.parametrize(
