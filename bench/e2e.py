@@ -20,7 +20,9 @@ of the machine was idle or taken by the hypervisor (steal); runs of the same cod
 ±15 % here, so compare medians of ``--repeat N`` drains, run back to back. The run
 starts with a baseline: the CPU cost of creating one file where the gateways keep theirs (see
 ``file_creation_us``: on a filesystem without a journal it depends on recent deletions nearby,
-so pick a quiet folder with ``--dir`` and quote the baseline with the figures).
+so pick a quiet folder with ``--dir`` and quote the baseline with the figures), and how fast the
+machine is right now (``machine_speed``: the same code has run twice as slow here an hour later,
+so compare figures only where that line agrees).
 
 Run: ``.venv/bin/python bench/e2e.py [--letters 2000] [--rate 100] [--seconds 10]
 [--store postgresql://127.0.0.1/test] [--nodes 2] [--phases drain,intake,latency]
@@ -36,12 +38,14 @@ import dataclasses
 import datetime as dt
 import itertools
 import os
+import queue
 import shutil
 import signal
 import sqlite3
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -49,6 +53,8 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway import localnet
 from gateway.intake import FileSpec
@@ -220,6 +226,51 @@ def file_creation_us(folder: Path, count: int = 200) -> float:
     for n in range(count):
         os.close(os.open(probe / str(n), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     return (time.process_time() - start) / count * 1e6
+
+
+def machine_speed(folder: Path) -> str:
+    """How fast this machine is right now, on four things a letter does: Python bytecode, a C
+    signature check, writes into the page cache, and a wake-up of another thread. The same code
+    here has run twice as slow an hour later (a shared virtual machine), so only figures taken
+    when these agree compare."""
+    start = time.process_time()
+    sum(len(str(n)) for n in range(300_000))
+    python = 300_000 / (time.process_time() - start) / 1e6
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    signature = key.sign(b"x" * 64, ec.ECDSA(hashes.SHA256()))
+    public, count, start = key.public_key(), 0, time.process_time()
+    while time.process_time() - start < 0.3:
+        public.verify(signature, b"x" * 64, ec.ECDSA(hashes.SHA256()))
+        count += 1
+    verify = count / (time.process_time() - start)
+
+    probe, chunk = folder / "page-cache-probe", os.urandom(256 * 1024)
+    start = time.process_time()
+    with probe.open("wb") as out:
+        for _ in range(128):  # 32 MiB, never synced: the cost of copying into the page cache
+            out.write(chunk)
+    copy = 32 / (time.process_time() - start)
+    probe.unlink()
+
+    ping: queue.SimpleQueue[int] = queue.SimpleQueue()
+    pong: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def echo() -> None:
+        while (n := ping.get()) >= 0:
+            pong.put(n)
+
+    thread = threading.Thread(target=echo)
+    thread.start()
+    start = time.perf_counter()
+    for n in range(2000):
+        ping.put(n)
+        pong.get()
+    hop = (time.perf_counter() - start) / 2000 * 1e6
+    ping.put(-1)
+    thread.join()
+    return (f"machine: Python {python:.1f} M steps/s, ECDSA P-256 verify {verify:,.0f}/s, "
+            f"page-cache writes {copy:,.0f} MB/s, thread round trip {hop:.0f} µs")  # fmt: skip
 
 
 def cpu_seconds(node: Node) -> tuple[float, float]:
@@ -513,6 +564,7 @@ async def main() -> None:
         print(
             f"baseline: creating a file in {tmp} costs {file_creation_us(Path(tmp)):.0f} µs of CPU"
         )
+        print(machine_speed(Path(tmp)))
         async with schemas(pg) as stores:
             a, b = start_network(Path(tmp), stores, args.nodes, args.per_peer)
             try:
