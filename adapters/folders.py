@@ -215,11 +215,7 @@ def _newest_mtime(path: Path) -> float:
 def _fsync_tree(root: Path) -> None:
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_path(Path(folder, name))
         fsync_path(Path(folder))
 
 

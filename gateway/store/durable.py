@@ -128,12 +128,14 @@ def sync(anchor: Path, paths: Iterable[Path]) -> None:
     # Callers name what they have just created, never a mount point, so a path lives on its
     # folder's filesystem: one stat per folder, not one per path (a letter's export names
     # five paths in one folder, and a stat costs ~30 µs on a slow virtual machine).
-    others = [path for path in paths if path != anchor]  # the anchor is on it by definition
-    for parent in {path.parent for path in others}:
-        if os.stat(parent).st_dev != group.device:  # another filesystem: syncfs misses it
-            for path in others:
-                if path.parent == parent:
-                    fsync_path(path)
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path != anchor:  # the anchor is on the group's filesystem by definition
+            by_folder.setdefault(path.parent, []).append(path)
+    for folder, inside in by_folder.items():
+        if os.stat(folder).st_dev != group.device:  # another filesystem: syncfs misses it
+            for path in inside:
+                fsync_path(path)
     try:
         group.sync()
     except OSError as exc:
