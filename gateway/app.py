@@ -126,6 +126,7 @@ async def create_app(identity: Identity, *, owner: str | None = None) -> web.App
     limits = wire.Limits(
         max_request_bytes=config.limits.max_request_bytes,
         max_concurrent=config.limits.max_concurrent,
+        max_held_bytes=config.limits.max_held_bytes,
         read_timeout=config.limits.read_timeout,
         max_age=config.limits.max_age,
     )

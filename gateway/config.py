@@ -35,7 +35,7 @@ class RetryPolicy:
     multiplier: float = 2.0
     jitter: float = 0.2  # ± fraction of each delay, so a recovered peer is not stampeded
     expire_after: dt.timedelta = dt.timedelta(days=7)  # then: dead letter + failure notification
-    per_peer_concurrency: int = 8
+    per_peer_concurrency: int = 64
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class ReceiveLimits:
     """What one inbound request may cost this gateway (the wire endpoint's limits)."""
 
     max_request_bytes: int = 4 << 30  # a whole request; DESIGN §5 requires 2 GiB files to pass
-    max_concurrent: int = 64  # requests in progress; the next one gets 503 + Retry-After
+    max_concurrent: int = 256  # requests in progress; the next one gets 503 + Retry-After
+    max_held_bytes: int = 256 << 20  # small files of those requests kept in memory together
     read_timeout: float = 60.0  # seconds of silence from a peer mid-request, then 408
     max_age: dt.timedelta = dt.timedelta(days=30)  # older envelopes and signatures are replays
 
@@ -265,6 +266,8 @@ def load(path: str | Path) -> GatewayConfig:
         )
         << 20,
         max_concurrent=_positive_int(limits_section, "max_concurrent", base.max_concurrent),
+        max_held_bytes=_positive_int(limits_section, "max_held_mib", base.max_held_bytes >> 20)
+        << 20,
         read_timeout=_positive(limits_section, "read_timeout", base.read_timeout),
         max_age=dt.timedelta(days=_positive(limits_section, "max_age_days", base.max_age.days)),
     )

@@ -60,7 +60,7 @@ class DeliveryWorker:
         *,
         owner: str,
         lease: dt.timedelta = dt.timedelta(seconds=120),
-        capacity: int = 64,
+        capacity: int = 256,
         idle: float = 0.5,
         on_local: Callable[[], None] = lambda: None,
         observe: Observer | None = None,

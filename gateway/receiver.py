@@ -7,7 +7,9 @@ byte into our blob store. Then the recipient, the dedupe (a known message id get
 receipt, even when it is old) and the replay window; then each file is read with the
 manifest's size as a hard cap and its digest compared. A large file streams into the blob store;
 small ones (up to 16 MiB of them) are gathered and committed with the message, so they cost no
-write of their own. Then the receipt is signed and the message, its small files, its receipt
+write of their own; what all requests in progress hold that way together is bounded too
+(``Limits.max_held_bytes``), and a small file beyond that bound streams into the blob store
+like a large one. Then the receipt is signed and the message, its small files, its receipt
 and the audit record are committed in one write. Under the
 GOST profile (an envelope signed with GOST R 34.10-2012) every file must also carry the
 Streebog-256 digest, computed in the same pass; a Streebog digest is checked whenever present.
@@ -22,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -110,6 +112,12 @@ class Receiver:
         self._trust = trust
         self._store = store
         self._clock = clock
+        self._held = _Held(self.limits.max_held_bytes)
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of small files that the requests in progress hold in memory right now."""
+        return self._held.used
 
     async def receive(self, parts: AsyncIterator[Part], inbound: Inbound | None = None) -> Answer:
         """The signed receipt for the message in ``parts`` (the original one for a duplicate).
@@ -149,8 +157,25 @@ class Receiver:
             return _original(known, message, envelope_sha256)
         self._check_window(message)
         gost = verified.digest_algorithm.startswith("streebog")
+        with self._held.lease() as lease:
+            return await self._accept(message, envelope, signature, envelope_sha256, parts,
+                                      budget, lease, gost=gost)  # fmt: skip
+
+    async def _accept(
+        self,
+        message: Message,
+        envelope: bytes,
+        signature: bytes,
+        envelope_sha256: str,
+        parts: AsyncIterator[Part],
+        budget: _Budget,
+        lease: _Lease,
+        *,
+        gost: bool,
+    ) -> Answer:
+        """The verified message's files, then its commit and the receipt."""
         contents: dict[str, bytes] = {}
-        files = await self._receive_files(message, parts, budget, contents, gost=gost)
+        files = await self._receive_files(message, parts, budget, lease, contents, gost=gost)
         receipt = encode_receipt(
             Receipt(
                 message_id=message.message_id,
@@ -234,13 +259,14 @@ class Receiver:
         message: Message,
         parts: AsyncIterator[Part],
         budget: _Budget,
+        lease: _Lease,
         contents: dict[str, bytes],
         *,
         gost: bool,
     ) -> tuple[StoredFile, ...]:
         """Every file of the manifest, checked: large ones streamed into the blob store, small
-        ones (up to :data:`WHOLE_BUDGET` bytes of them) gathered into ``contents`` to be stored
-        with the message in one write."""
+        ones (as many as ``lease`` grants) gathered into ``contents`` to be stored with the
+        message in one write."""
         manifest = {f.id: f for f in message.files}
         unhashed = [f.id for f in message.files if f.streebog256 is None]
         if gost and unhashed:
@@ -260,7 +286,6 @@ class Receiver:
         # than after gigabytes.
         budget.expect(sum(f.size for f in manifest.values()))
         stored: dict[str, StoredFile] = {}
-        held = 0  # bytes of small files kept to ride with the message's own write
         async for part in parts:
             ref = manifest.get(part.content_id or "")
             if ref is None or ref.id in stored:
@@ -269,10 +294,9 @@ class Receiver:
                     + ("is sent twice" if ref is not None else "names no file of the manifest"),
                     code="file.unexpected_part",
                 )
-            if ref.size <= SMALL_BLOB and held + ref.size <= WHOLE_BUDGET:
+            if ref.size <= SMALL_BLOB and lease.take(ref.size):
                 data = await self._read_small_file(ref, part, budget)
                 contents[ref.sha256] = data
-                held += len(data)
                 stored[ref.id] = StoredFile(ref.id, ref.name, ref.sha256, len(data))
             else:
                 stored[ref.id] = await self._receive_file(ref, part, budget)
@@ -352,6 +376,39 @@ class _Budget:
     def expect(self, count: int) -> None:
         if self.used + count > self.limit:
             raise _request_too_large(self.limit)
+
+
+class _Held:
+    """Bytes of small files held in memory by all the requests in progress, against a bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    @contextmanager
+    def lease(self) -> Iterator[_Lease]:
+        """One request's share, given back when the request is done, however it ends."""
+        lease = _Lease(self)
+        try:
+            yield lease
+        finally:
+            self.used -= lease.size
+
+
+class _Lease:
+    """What one request holds: at most :data:`WHOLE_BUDGET`, and only while the pool has room."""
+
+    def __init__(self, pool: _Held) -> None:
+        self.pool = pool
+        self.size = 0
+
+    def take(self, count: int) -> bool:
+        """Reserve ``count`` bytes; False (nothing reserved) when they do not fit."""
+        if self.size + count > WHOLE_BUDGET or self.pool.used + count > self.pool.limit:
+            return False
+        self.size += count
+        self.pool.used += count
+        return True
 
 
 async def _expect(parts: AsyncIterator[Part], content_id: str) -> Part:

@@ -69,7 +69,10 @@ class Limits:
     max_envelope_bytes: int = 16 << 20  # the xmlsafe default for one XML document
     max_signature_bytes: int = 1 << 20  # a CMS signature with its chain is a few KiB
     max_files: int = 10_000  # the schema's own bound on manifest entries
-    max_concurrent: int = 64  # requests in progress; the next one gets 503 (no queueing)
+    max_concurrent: int = 256  # requests in progress; the next one gets 503 (no queueing)
+    # Small files that all requests in progress hold in memory until their commit; beyond
+    # this, a small file streams into the blob store as a large one does.
+    max_held_bytes: int = 256 << 20
     retry_after: int = 5  # seconds, sent with 503
     read_timeout: float = 60.0  # seconds without a byte from the peer, then 408
     max_age: dt.timedelta = dt.timedelta(days=30)  # older envelopes are replays (unless known)
@@ -82,6 +85,7 @@ class Limits:
             "max_signature_bytes",
             "max_files",
             "max_concurrent",
+            "max_held_bytes",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"Limits.{name} must be positive")

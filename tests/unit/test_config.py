@@ -252,11 +252,16 @@ def test_ipv6_needs_brackets_and_concurrency_a_whole_number(folder: Path) -> Non
 def test_receive_limits_have_defaults_and_can_be_set(folder: Path) -> None:
     assert config.load(folder / "gateway.toml").limits == config.ReceiveLimits()
     text = (
-        GATEWAY_TOML + "[limits]\nmax_request_mib = 8192\nmax_concurrent = 16\nmax_age_days = 7\n"
+        GATEWAY_TOML
+        + "[limits]\nmax_request_mib = 8192\nmax_concurrent = 16\nmax_age_days = 7\n"
+        + "max_held_mib = 32\n"
     )
     limits = config.load(write(folder, text)).limits
     assert limits.max_request_bytes == 8 << 30
     assert limits.max_concurrent == 16
+    assert limits.max_held_bytes == 32 << 20
     assert limits.max_age == dt.timedelta(days=7)
     error = error_of(config.load, write(folder, GATEWAY_TOML + "[limits]\nmax_concurrent = 0\n"))
     assert error.key == "limits.max_concurrent"
+    error = error_of(config.load, write(folder, GATEWAY_TOML + "[limits]\nmax_held_mib = 0\n"))
+    assert error.key == "limits.max_held_mib"

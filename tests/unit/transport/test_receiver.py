@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -323,3 +324,66 @@ async def test_a_small_file_that_does_not_match_is_refused_before_the_next_part(
     assert info.value.code == "file.digest_mismatch"
     assert parts.handed == ["envelope", "envelope.p7s", "f1"]  # f2 was never read
     assert store.add_calls == 0 and blob_files(tmp_path / "ru-14") == []
+
+
+@dataclass
+class HeldOpen(Parts):
+    """Parts that, after the last one, wait for ``release`` before the request may end."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _iterate(self) -> AsyncIterator[FakePart]:
+        async for part in super()._iterate():
+            yield part
+        self.waiting.set()
+        await self.release.wait()
+
+
+async def test_small_files_held_by_all_requests_together_stay_within_the_bound(
+    network: Network, tmp_path: Path
+) -> None:
+    first, second = os.urandom(100_000), os.urandom(100_000)
+    requests = []
+    for data in (first, second):
+        message = letter([("f1", data)])
+        record = await outbound(network, FilesystemBlobStore(tmp_path / "a"), message, [data])
+        requests.append((message.message_id, [FakePart("envelope", record.envelope),
+                         FakePart("envelope.p7s", record.signature), FakePart("f1", data)]))  # fmt: skip
+    async with await SqliteStore.open(tmp_path / "b") as store:
+        receiver = Receiver("ru-14", network.signers["ru-14"], network.trust, store,
+                            limits=Limits(max_held_bytes=150_000))  # fmt: skip
+        held_open = HeldOpen(requests[0][1])
+        pending = asyncio.create_task(receiver.receive(aiter(held_open)))
+        await held_open.waiting.wait()
+        assert receiver.held_bytes == 100_000  # the first letter's file, waiting for its commit
+        before = store.writer_stats.operations
+        await receiver.receive(aiter(Parts(requests[1][1])))
+        # No room left: the second letter's file streamed into the blob store (its own write)
+        # instead of riding with the message, and memory stayed within the bound.
+        assert store.writer_stats.operations - before == 2
+        assert receiver.held_bytes == 100_000
+        held_open.release.set()
+        await pending
+        assert receiver.held_bytes == 0
+        for (message_id, _), data in zip(requests, (first, second), strict=True):
+            stored = await store.get(message_id)
+            assert stored is not None
+            (file,) = stored.files
+            assert b"".join([c async for c in store.blobs.read(file.sha256)]) == data
+
+
+async def test_a_refused_request_gives_back_what_it_held(
+    network: Network, tmp_path: Path, receiver: Receiver, store: MemoryStore
+) -> None:
+    small, other = os.urandom(4096), os.urandom(4096)
+    message = letter([("f1", small), ("f2", other)])
+    record = await outbound(network, FilesystemBlobStore(tmp_path / "a"), message, [small, other])
+    corrupted = other[:-1] + bytes([other[-1] ^ 1])
+    parts = Parts([FakePart("envelope", record.envelope),
+                   FakePart("envelope.p7s", record.signature),
+                   FakePart("f1", small), FakePart("f2", corrupted)])  # fmt: skip
+    with pytest.raises(GatewayError) as info:
+        await receiver.receive(aiter(parts), Inbound())
+    assert info.value.code == "file.digest_mismatch"
+    assert receiver.held_bytes == 0 and store.add_calls == 0
