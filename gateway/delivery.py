@@ -1,11 +1,12 @@
 """The delivery worker: queued messages go to their peers until a signed receipt comes back.
 
 It leases due outbound messages, sends each (at most ``per_peer_concurrency`` at a time to one
-peer), and records every attempt with its outcome in one store transaction: a verified receipt
-makes it DELIVERED; a signed refusal makes it REJECTED; anything else is retried — first
-in-process for blips, then with a stored backoff (:mod:`gateway.retry`). A message whose
-``expires_at`` passes becomes EXPIRED. REJECTED and EXPIRED each leave a failure notification
-for our own local system in the same transaction, so a sender always learns what happened.
+peer, fewer while the peer says it is busy: :mod:`gateway.window`), and records every attempt
+with its outcome in one store transaction: a verified receipt makes it DELIVERED; a signed
+refusal makes it REJECTED; anything else is retried — first in-process for blips, then with a
+stored backoff (:mod:`gateway.retry`). A message whose ``expires_at`` passes becomes EXPIRED.
+REJECTED and EXPIRED each leave a failure notification for our own local system in the same
+transaction, so a sender always learns what happened.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from gateway.store.api import (
     Store,
 )
 from gateway.transport import client
+from gateway.window import PeerWindow
 
 log = logging.getLogger(__name__)
+_BUSY = (429, 503)  # the peer's "too many requests now": fewer letters in flight to it
 _CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # the error document's Code type
 
 Send = Callable[[MessageRecord, Participant], Awaitable[client.Result]]
@@ -72,7 +75,7 @@ class DeliveryWorker:
         self.on_local, self.clock, self.observe = on_local, clock, observe
         self._bell = Doorbell()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._per_peer: dict[str, asyncio.Semaphore] = {}
+        self._windows: dict[str, PeerWindow] = {}
 
     def wake(self) -> None:
         """Something was queued: look for due messages now instead of at the next poll."""
@@ -141,10 +144,8 @@ class DeliveryWorker:
             peer = self.router.participant(record.peer)
         except GatewayError as exc:
             return Rejected(exc.code, exc.message, self._failure(record, exc.code, exc.message))
-        semaphore = self._per_peer.setdefault(
-            peer.id, asyncio.Semaphore(self.policy.per_peer_concurrency)
-        )
-        async with semaphore:
+        window = self.window(peer.id)
+        async with window as round_:
             try:
                 result = await with_blip_retries(
                     lambda: self.send(record, peer), lambda r: client.is_blip(r)
@@ -152,7 +153,10 @@ class DeliveryWorker:
             except Exception as exc:  # a bug must cost a retry, not the message
                 log.exception("sending %s to %s failed unexpectedly", record.message_id, peer.id)
                 result = client.Unavailable(f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(result, client.Unavailable) and result.http_status in _BUSY:
+            window.busy(round_)
         if isinstance(result, client.Accepted):
+            window.accepted()
             return Delivered(result.receipt, result.receipt_signature)
         if isinstance(result, client.Refused):
             failure = self._failure(record, result.code, result.message)
@@ -166,6 +170,13 @@ class DeliveryWorker:
             retry_after=result.retry_after,
         )
         return Retry(when, result.reason, result.http_status)
+
+    def window(self, peer: str) -> PeerWindow:
+        """The window of letters in flight to ``peer``."""
+        window = self._windows.get(peer)
+        if window is None:
+            window = self._windows[peer] = PeerWindow(peer, self.policy.per_peer_concurrency)
+        return window
 
     def _failure(self, record: MessageRecord, code: str, text: str) -> NewMessage:
         """The failure notification our local system gets for a message that will not arrive."""
