@@ -24,11 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.budgets import HeldFiles, HeldShare, RequestBudget
 from gateway.crypto import CmsSigner, TrustPolicy
 from gateway.crypto.gost.streebog import Streebog
 from gateway.crypto.gost.streebog import hashed as streebog_hashed
@@ -39,7 +40,6 @@ from gateway.receipts import encode_error, encode_receipt
 from gateway.sealing import verify_sender
 from gateway.store.api import (
     SMALL_BLOB,
-    WHOLE_BUDGET,
     Direction,
     MessageRecord,
     NewMessage,
@@ -112,7 +112,7 @@ class Receiver:
         self._trust = trust
         self._store = store
         self._clock = clock
-        self._held = _Held(self.limits.max_held_bytes)
+        self._held = HeldFiles(self.limits.max_held_bytes)
 
     @property
     def held_bytes(self) -> int:
@@ -126,7 +126,7 @@ class Receiver:
         first refusal.
         """
         inbound = inbound if inbound is not None else Inbound()
-        budget = _Budget(self.limits.max_request_bytes)
+        budget = RequestBudget(self.limits.max_request_bytes)
         envelope = await self._read_small(
             await _expect(parts, ENVELOPE_ID), "envelope", self.limits.max_envelope_bytes, budget
         )
@@ -168,8 +168,8 @@ class Receiver:
         signature: bytes,
         envelope_sha256: str,
         parts: AsyncIterator[Part],
-        budget: _Budget,
-        lease: _Lease,
+        budget: RequestBudget,
+        lease: HeldShare,
         *,
         gost: bool,
     ) -> Answer:
@@ -226,7 +226,7 @@ class Receiver:
 
     # --- steps ---------------------------------------------------------------------------
 
-    async def _read_small(self, part: Part, what: str, cap: int, budget: _Budget) -> bytes:
+    async def _read_small(self, part: Part, what: str, cap: int, budget: RequestBudget) -> bytes:
         """A part that must fit in memory (the envelope, its signature), refused past ``cap``."""
         if part.size is not None and part.size > cap:
             raise _part_too_large(what, part.size, cap)
@@ -258,8 +258,8 @@ class Receiver:
         self,
         message: Message,
         parts: AsyncIterator[Part],
-        budget: _Budget,
-        lease: _Lease,
+        budget: RequestBudget,
+        lease: HeldShare,
         contents: dict[str, bytes],
         *,
         gost: bool,
@@ -310,7 +310,7 @@ class Receiver:
             )
         return tuple(stored[f.id] for f in message.files)
 
-    async def _receive_file(self, ref: FileRef, part: Part, budget: _Budget) -> StoredFile:
+    async def _receive_file(self, ref: FileRef, part: Part, budget: RequestBudget) -> StoredFile:
         streebog = Streebog("streebog256") if ref.streebog256 is not None else None
         try:
             async with aclosing(_gathered(part, budget)) as chunks:
@@ -321,7 +321,7 @@ class Receiver:
         _check(ref, blob.size, blob.sha256, None if streebog is None else streebog.hexdigest())
         return StoredFile(file_id=ref.id, name=ref.name, sha256=blob.sha256, size=blob.size)
 
-    async def _read_small_file(self, ref: FileRef, part: Part, budget: _Budget) -> bytes:
+    async def _read_small_file(self, ref: FileRef, part: Part, budget: RequestBudget) -> bytes:
         """A small file's part, whole, checked against its manifest entry as a streamed one
         is (so a bad file is refused before the next part is read); not stored yet."""
         data = bytearray()
@@ -361,56 +361,6 @@ def _check(ref: FileRef, size: int, sha256: str, streebog256: str | None) -> Non
         )
 
 
-class _Budget:
-    """The request's byte count against its limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def take(self, count: int) -> None:
-        self.used += count
-        if self.used > self.limit:
-            raise _request_too_large(self.limit)
-
-    def expect(self, count: int) -> None:
-        if self.used + count > self.limit:
-            raise _request_too_large(self.limit)
-
-
-class _Held:
-    """Bytes of small files held in memory by all the requests in progress, against a bound."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    @contextmanager
-    def lease(self) -> Iterator[_Lease]:
-        """One request's share, given back when the request is done, however it ends."""
-        lease = _Lease(self)
-        try:
-            yield lease
-        finally:
-            self.used -= lease.size
-
-
-class _Lease:
-    """What one request holds: at most :data:`WHOLE_BUDGET`, and only while the pool has room."""
-
-    def __init__(self, pool: _Held) -> None:
-        self.pool = pool
-        self.size = 0
-
-    def take(self, count: int) -> bool:
-        """Reserve ``count`` bytes; False (nothing reserved) when they do not fit."""
-        if self.size + count > WHOLE_BUDGET or self.pool.used + count > self.pool.limit:
-            return False
-        self.size += count
-        self.pool.used += count
-        return True
-
-
 async def _expect(parts: AsyncIterator[Part], content_id: str) -> Part:
     part = await anext(parts, None)
     if part is None:
@@ -423,7 +373,7 @@ async def _expect(parts: AsyncIterator[Part], content_id: str) -> Part:
     return part
 
 
-async def _gathered(part: Part, budget: _Budget) -> AsyncGenerator[bytes, None]:
+async def _gathered(part: Part, budget: RequestBudget) -> AsyncGenerator[bytes, None]:
     """The part's bytes as they come off the socket (the blob store gathers them into larger
     writes), counted against the request's budget."""
     while chunk := await part.read_chunk(CHUNK):
@@ -484,14 +434,6 @@ def _part_too_large(what: str, size: int, cap: int) -> WireError:
     return WireError(
         f"the {what} part is over its limit of {cap:,} bytes ({size:,} bytes or more)",
         code="request.part_too_large",
-        http_status=413,
-    )
-
-
-def _request_too_large(limit: int) -> WireError:
-    return WireError(
-        f"the request is over the limit of {limit:,} bytes",
-        code="request.too_large",
         http_status=413,
     )
 
