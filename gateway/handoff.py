@@ -11,20 +11,19 @@ half-written one is never visible.
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import datetime as dt
 import logging
 import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from gateway.doorbell import Doorbell
+from gateway.gate import Gate
 from gateway.settle import settled
 from gateway.store import durable
 from gateway.store.api import (
@@ -262,7 +261,7 @@ class HandoffWorker:
         self.store, self.sink, self.owner = store, sink, owner
         self.lease, self.batch, self.idle, self.clock = lease, batch, idle, clock
         self.parallel = parallel
-        self.memory = _Budget(memory)
+        self.memory = Gate(memory)
         self._bell = Doorbell()
 
     def wake(self) -> None:
@@ -320,54 +319,6 @@ def _weight(record: MessageRecord) -> int:
     files up to the budget a sink reads whole (larger ones stream)."""
     files = sum(file.size for file in record.files)
     return len(record.envelope) + len(record.signature or b"") + min(files, WHOLE_BUDGET)
-
-
-class _Budget:
-    """Bytes that the exports in flight may hold together. Turns are first come, first
-    served (a large letter is not overtaken for ever by small ones), and a letter larger
-    than the whole budget still goes, alone. Giving bytes back never waits, so a cancelled
-    export cannot leak them."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.used = total, 0
-        self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, amount: int) -> AsyncIterator[None]:
-        if self._waiting or not self._fits(amount):
-            turn = (amount, asyncio.get_running_loop().create_future())
-            self._waiting.append(turn)
-            try:
-                await turn[1]
-            except asyncio.CancelledError:
-                if turn[1].cancelled():
-                    if turn in self._waiting:  # else _grant passed over it already
-                        self._waiting.remove(turn)
-                    self._grant()  # those behind it may fit now
-                else:  # granted just as it was cancelled: give it back
-                    self._give_back(amount)
-                raise
-        else:
-            self.used += amount
-        try:
-            yield
-        finally:
-            self._give_back(amount)
-
-    def _fits(self, amount: int) -> bool:
-        return self.used == 0 or self.used + amount <= self.total
-
-    def _give_back(self, amount: int) -> None:
-        self.used -= amount
-        self._grant()
-
-    def _grant(self) -> None:
-        while self._waiting and self._fits(self._waiting[0][0]):
-            amount, future = self._waiting.popleft()
-            if future.cancelled():  # its task has not run its handler yet
-                continue
-            self.used += amount
-            future.set_result(None)
 
 
 def _safe(name: str) -> str:

@@ -10,10 +10,10 @@ admits, instead of having most of its letters turned away and retried later.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 from types import TracebackType
+
+from gateway.gate import Gate
 
 log = logging.getLogger(__name__)
 
@@ -26,25 +26,20 @@ class PeerWindow:
             raise ValueError("a peer's window needs room for at least one letter")
         self.peer = peer
         self.ceiling = ceiling
-        self.size = ceiling
-        self.in_flight = 0
+        self._places = Gate(ceiling)
         self._round = 0  # advances at each decrease; a busy answer counts once per round
         self._credit = 0
-        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def size(self) -> int:
+        return self._places.total
+
+    @property
+    def in_flight(self) -> int:
+        return self._places.used
 
     async def __aenter__(self) -> int:
-        while self.in_flight >= self.size:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter in self._waiting:
-                    self._waiting.remove(waiter)
-                else:  # woken, then cancelled before it ran: the place goes to the next one
-                    self._wake()
-                raise
-        self.in_flight += 1
+        await self._places.acquire(1)
         return self._round
 
     async def __aexit__(
@@ -53,8 +48,7 @@ class PeerWindow:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.in_flight -= 1
-        self._wake()
+        self._places.release(1)
 
     def busy(self, round_: int) -> None:
         """The peer turned away a letter sent in ``round_``: halve the window, once a round."""
@@ -62,7 +56,7 @@ class PeerWindow:
             return
         self._round += 1
         self._credit = 0
-        self.size = max(1, self.size // 2)
+        self._places.resize(max(1, self.size // 2))
         log.info("peer %s is busy: at most %d letters in flight to it now", self.peer, self.size)
 
     def accepted(self) -> None:
@@ -72,13 +66,4 @@ class PeerWindow:
         self._credit += 1
         if self._credit >= self.size:
             self._credit = 0
-            self.size += 1
-            self._wake()
-
-    def _wake(self) -> None:
-        room = self.size - self.in_flight
-        while room > 0 and self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                room -= 1
+            self._places.resize(self.size + 1)
