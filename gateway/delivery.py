@@ -12,6 +12,7 @@ transaction, so a sender always learns what happened.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import hashlib
 import logging
@@ -35,6 +36,7 @@ from gateway.store.api import (
     MessageRecord,
     NewMessage,
     Outcome,
+    PeerRoom,
     Rejected,
     Retry,
     Store,
@@ -74,7 +76,8 @@ class DeliveryWorker:
         self.lease, self.capacity, self.idle = lease, capacity, idle
         self.on_local, self.clock, self.observe = on_local, clock, observe
         self._bell = Doorbell()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # each attempt's peer
+        self._held: collections.Counter[str] = collections.Counter()
         self._windows: dict[str, PeerWindow] = {}
 
     def wake(self) -> None:
@@ -97,20 +100,41 @@ class DeliveryWorker:
                     await self._bell.wait(stop, self.idle)
         finally:
             if self._inflight:
-                await asyncio.wait(self._inflight)
+                await asyncio.wait(set(self._inflight))
 
     async def claim(self, limit: int) -> int:
+        """Lease up to ``limit`` due messages and start their attempts; how many it leased.
+
+        At most two windows' worth per peer are claimed at once (:meth:`rooms`), so a peer's
+        long backlog, or a peer slow to answer, cannot fill the worker while letters to other
+        peers wait behind it, and a claimed letter waits at most about one round of its peer's
+        answers for its place, well within its lease.
+        """
         records = await self.store.claim_outbound(
-            self.owner, now=self.clock(), lease=self.lease, limit=limit
+            self.owner, now=self.clock(), lease=self.lease, limit=limit, per_peer=self.rooms()
         )
         for record in records:
             task = asyncio.create_task(self.deliver(record), name=f"deliver {record.message_id}")
-            self._inflight.add(task)
+            self._inflight[task] = record.peer
+            self._held[record.peer] += 1
             task.add_done_callback(self._done)
         return len(records)
 
+    def rooms(self) -> PeerRoom:
+        """How many more letters may be claimed for each peer: two of its windows, one in
+        flight and one ready to follow (so a finished letter's place is taken at once, not
+        after a claim), less those already claimed for it."""
+        ready = 2
+        rooms = {peer: ready * window.size for peer, window in self._windows.items()}
+        for peer, held in self._held.items():
+            rooms[peer] = rooms.get(peer, ready * self.policy.per_peer_concurrency) - held
+        return PeerRoom(ready * self.policy.per_peer_concurrency, rooms)
+
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
+        peer = self._inflight.pop(task)
+        self._held[peer] -= 1
+        if self._held[peer] <= 0:
+            del self._held[peer]
         self._bell.ring()  # room for more
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed: %s", task.exception())

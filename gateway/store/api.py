@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -185,6 +185,22 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class PeerRoom:
+    """How many more messages one claim may lease for each peer: ``rooms[peer]`` for the peers
+    named, ``default`` for any other.
+
+    A delivery worker passes the free places of each peer's window, so that one peer's backlog
+    cannot take every place the worker has while letters to other peers wait behind it.
+    """
+
+    default: int
+    rooms: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, peer: str) -> int:
+        return max(0, self.rooms.get(peer, self.default))
+
+
+@dataclass(frozen=True)
 class MessageQuery:
     """What an operator searches messages by; every given field must match.
 
@@ -294,10 +310,17 @@ class Store(Protocol):
         ...
 
     async def claim_outbound(
-        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+        self,
+        owner: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int,
+        per_peer: PeerRoom | None = None,
     ) -> list[MessageRecord]:
         """Lease up to ``limit`` QUEUED messages that are due (next attempt or expiry reached)
-        and not leased by a live owner, oldest due first."""
+        and not leased by a live owner, oldest due first; with ``per_peer``, at most
+        ``per_peer.of(peer)`` of them for any one peer (the oldest due of each)."""
         ...
 
     async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:

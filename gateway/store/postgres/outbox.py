@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +23,7 @@ from gateway.store.api import (
     MessageRecord,
     NewMessage,
     Outcome,
+    PeerRoom,
     Rejected,
     Retry,
     State,
@@ -44,9 +46,28 @@ FREE: Final = (
     " (SELECT id FROM nodes WHERE heartbeat_at < now() - make_interval(secs => $6)))"
 )
 
-_DUE: Final = (
-    "SELECT id FROM messages WHERE state = 'queued' AND due_at <= $3 AND " + FREE +  # noqa: S608
-    " ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED"
+# The peers with queued messages, one index probe each (a loose index scan), then each
+# peer's oldest due messages with a free lease, at most its room ($7 peers named with $8 their
+# rooms; $9 for any other), and of those $4 by turn: the first of a peer with room r has turn
+# 1 - r, so a claim whose limit binds is shared among peers by their free room instead of
+# going to the oldest backlog. Rows locked here but not chosen are free again when the
+# statement ends.
+_CLAIM_BY_PEER: Final = (
+    "WITH RECURSIVE peers(peer) AS ("  # noqa: S608
+    " (SELECT peer FROM messages WHERE state = 'queued' ORDER BY peer LIMIT 1)"
+    " UNION ALL SELECT (SELECT m.peer FROM messages m WHERE m.state = 'queued'"
+    " AND m.peer > p.peer ORDER BY m.peer LIMIT 1) FROM peers p WHERE p.peer IS NOT NULL)"
+    " UPDATE messages SET lease_owner = $1, lease_until = $2, lease_node = $5::uuid"
+    " WHERE id IN (SELECT c.id FROM peers p"
+    " CROSS JOIN LATERAL (SELECT greatest(0, coalesce((SELECT r.room FROM"
+    " unnest($7::text[], $8::int[]) AS r(peer, room) WHERE r.peer = p.peer), $9)) AS room) q"
+    " CROSS JOIN LATERAL (SELECT d.id, d.due_at,"
+    " row_number() OVER (ORDER BY d.due_at, d.id) - q.room AS turn FROM ("
+    " SELECT id, due_at FROM messages WHERE state = 'queued' AND peer = p.peer"
+    " AND due_at <= $3 AND " + FREE + " ORDER BY due_at, id LIMIT q.room"
+    " FOR UPDATE SKIP LOCKED) d) c"
+    " WHERE p.peer IS NOT NULL ORDER BY c.turn, c.due_at, c.id LIMIT $4)"
+    " RETURNING due_at, id, " + rows.MESSAGE_COLUMNS
 )
 
 
@@ -87,10 +108,28 @@ class Claim:
 
 
 async def claim(
-    conn: Connection, who: Claim, now: dt.datetime, lease: dt.timedelta, limit: int
+    conn: Connection,
+    who: Claim,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    limit: int,
+    per_peer: PeerRoom,
 ) -> list[MessageRecord]:
     now = rows.aware(now)
-    return await claim_rows(conn, _DUE, who, now + lease, now, limit)
+    named = list(per_peer.rooms.items())
+    found = await conn.fetch(
+        _CLAIM_BY_PEER,
+        who.owner,
+        now + lease,
+        now,
+        limit,
+        who.node,
+        who.dead_after,
+        [peer for peer, _ in named],
+        [room for _, room in named],
+        per_peer.default,
+    )
+    return in_claim_order(found)
 
 
 async def claim_rows(
@@ -112,6 +151,10 @@ async def claim_rows(
         who.node,
         who.dead_after,
     )
+    return in_claim_order(found)
+
+
+def in_claim_order(found: Sequence[rows.Row]) -> list[MessageRecord]:
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     ordered = sorted(found, key=lambda row: (row["due_at"] or epoch, row["id"]))
     return [rows.message_record(row) for row in ordered]

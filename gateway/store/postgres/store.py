@@ -35,6 +35,7 @@ from gateway.store.api import (
     MessageRecord,
     NewMessage,
     Outcome,
+    PeerRoom,
     State,
     StoreError,
     small_contents,
@@ -240,12 +241,19 @@ class PostgresStore:
         return await self._write(lambda tx: outbox.add(tx, message, actor))
 
     async def claim_outbound(
-        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+        self,
+        owner: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int,
+        per_peer: PeerRoom | None = None,
     ) -> list[MessageRecord]:
         if limit <= 0:
             return []
         who = outbox.Claim(owner, self.node, DEAD_AFTER)
-        return await self._read(lambda conn: outbox.claim(conn, who, now, lease, limit))
+        rooms = per_peer or PeerRoom(limit)
+        return await self._read(lambda conn: outbox.claim(conn, who, now, lease, limit, rooms))
 
     async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:
         return await self._write(lambda tx: outbox.finish(tx, message_id, owner, outcome))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
+from typing import Final
 
 from gateway.store.api import (
     EXPIRED_CODE,
@@ -19,6 +20,7 @@ from gateway.store.api import (
     MessageRecord,
     NewMessage,
     Outcome,
+    PeerRoom,
     Rejected,
     Retry,
     State,
@@ -51,25 +53,57 @@ def add(conn: sqlite3.Connection, message: NewMessage, actor: str, clock: Clock)
     return record
 
 
+# The peers with queued messages, one index probe each (a loose index scan: SQLite would
+# otherwise walk every queued row to list the few peers they go to).
+_PEERS: Final = (
+    "WITH RECURSIVE peers(peer) AS ("
+    " SELECT min(peer) FROM messages WHERE state = 'queued'"
+    " UNION ALL SELECT (SELECT min(peer) FROM messages"
+    " WHERE state = 'queued' AND peer > peers.peer) FROM peers WHERE peers.peer IS NOT NULL)"
+    " SELECT peer FROM peers WHERE peer IS NOT NULL"
+)
+# One peer's oldest due messages whose lease is free, up to its room, each with its turn: the
+# first of a peer with room r has turn 1 - r. Taking the lowest turns first shares a claim
+# whose limit binds among peers by their free room, instead of giving it all to the peer with
+# the oldest backlog. due_at covers "next attempt reached" and "expiry reached" in one indexed
+# column; the index walks the peer's queue in due order and stops at the LIMIT (its leased
+# messages, in flight, are passed over on the way).
+_DUE_OF_PEER: Final = (
+    "SELECT id, due_at, row_number() OVER (ORDER BY due_at, id) - ? AS turn FROM ("
+    "SELECT id, due_at FROM messages INDEXED BY messages_queue_peer"
+    " WHERE state = 'queued' AND peer = ? AND due_at <= ?"
+    " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at, id LIMIT ?)"
+)
+_PEERS_PER_QUERY: Final = 400  # under SQLite's 500 terms in one compound SELECT
+
+
 def claim(
-    conn: sqlite3.Connection, owner: str, now: dt.datetime, lease: dt.timedelta, limit: int
+    conn: sqlite3.Connection,
+    owner: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    limit: int,
+    per_peer: PeerRoom,
 ) -> list[MessageRecord]:
     now_us = rows.to_us(now)
-    return tables.claim(
-        conn,
-        owner,
-        lease_until=rows.to_us(now + lease),
-        limit=limit,
-        # due_at covers "next attempt reached" and "expiry reached" in one indexed column.
-        # INDEXED BY: without statistics the planner prefers the state index and sorts the
-        # whole queue on every claim; the queue index walks it in due order and stops early.
-        candidates=(
-            "SELECT id FROM messages INDEXED BY messages_queue"
-            " WHERE state = 'queued' AND due_at <= ?"
-            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY due_at, id LIMIT ?"
-        ),
-        params=(now_us, now_us),
-    )
+    wanted = [(peer, room) for (peer,) in conn.execute(_PEERS) if (room := per_peer.of(peer))]
+    claimed: list[MessageRecord] = []
+    # One statement for up to 400 peers; beyond, the first 400 are served first (a network of
+    # that many peers with queued letters at once is far larger than any configured here).
+    for start in range(0, len(wanted), _PEERS_PER_QUERY):
+        if len(claimed) >= limit:
+            break
+        part = wanted[start : start + _PEERS_PER_QUERY]
+        candidates = " UNION ALL ".join([_DUE_OF_PEER] * len(part))
+        claimed += tables.claim(
+            conn,
+            owner,
+            lease_until=rows.to_us(now + lease),
+            limit=limit - len(claimed),
+            candidates=f"SELECT id FROM ({candidates}) ORDER BY turn, due_at, id LIMIT ?",  # noqa: S608
+            params=tuple(v for peer, room in part for v in (room, peer, now_us, now_us, room)),
+        )
+    return claimed
 
 
 def finish(

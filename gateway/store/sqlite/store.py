@@ -30,6 +30,7 @@ from gateway.store.api import (
     MessageRecord,
     NewMessage,
     Outcome,
+    PeerRoom,
     State,
     small_contents,
 )
@@ -169,11 +170,20 @@ class SqliteStore:
         return await self._writer.submit(lambda conn: outbox.add(conn, message, actor, self._clock))
 
     async def claim_outbound(
-        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+        self,
+        owner: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int,
+        per_peer: PeerRoom | None = None,
     ) -> list[MessageRecord]:
         if limit <= 0:
             return []
-        return await self._writer.submit(lambda conn: outbox.claim(conn, owner, now, lease, limit))
+        rooms = per_peer or PeerRoom(limit)
+        return await self._writer.submit(
+            lambda conn: outbox.claim(conn, owner, now, lease, limit, rooms)
+        )
 
     async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:
         return await self._writer.submit(

@@ -10,6 +10,7 @@ from gateway.store.api import (
     Delivered,
     Direction,
     Expired,
+    PeerRoom,
     Rejected,
     Retry,
     State,
@@ -95,6 +96,46 @@ async def test_claim_takes_due_messages_oldest_first_up_to_the_limit(store: Stor
     assert [r.message_id for r in second] == ids[3:]
     assert third == []
     assert await store.claim_outbound("w4", now=at, lease=LEASE, limit=0) == []
+
+
+async def test_a_claim_with_rooms_takes_the_oldest_due_of_each_peer_up_to_its_room(
+    store: Store,
+) -> None:
+    queued: dict[str, list[str]] = {"ru-14": [], "ru-16": [], "fed-1": [], "ru-02": []}
+    for peer in ["ru-14"] * 6 + ["ru-16", "fed-1", "ru-02"] * 3:  # ru-14's backlog is oldest
+        queued[peer].append(
+            (await store.add_outbound(new_message(peer=peer), actor="a")).message_id
+        )
+    at = now()
+    rooms = PeerRoom(2, {"ru-16": 1, "fed-1": 0})
+
+    claimed = await store.claim_outbound("w", now=at, lease=LEASE, limit=9, per_peer=rooms)
+
+    # ru-14 (the default room) gets 2 of its 6, ru-16 1, fed-1 none, ru-02 2; in due order
+    assert [r.message_id for r in claimed] == (
+        [*queued["ru-14"][:2], queued["ru-16"][0], queued["ru-02"][0], queued["ru-02"][1]]
+    )
+    # The next claim passes over those in flight. Its limit binds, so it goes one by one to
+    # the peers with the most room (3 each), not to the oldest backlog (ru-14, room 1).
+    rooms = PeerRoom(3, {"ru-14": 1})
+    again = await store.claim_outbound("w", now=at, lease=LEASE, limit=3, per_peer=rooms)
+    assert [r.message_id for r in again] == [
+        queued["fed-1"][0], queued["ru-16"][1], queued["ru-02"][2]
+    ]  # fmt: skip
+
+
+async def test_a_claim_with_rooms_serves_every_peer_however_many(store: Store) -> None:
+    peers = [f"peer-{n:03d}" for n in range(410)]  # more than SQLite's one query takes
+    for peer in reversed(peers):
+        await store.add_outbound(new_message(peer=peer), actor="a")
+    await store.add_outbound(new_message(peer=peers[0]), actor="a")
+
+    claimed = await store.claim_outbound(
+        "w", now=now(), lease=LEASE, limit=500, per_peer=PeerRoom(1)
+    )
+
+    assert sorted(r.peer for r in claimed) == peers  # one each, none left out
+    assert len({r.message_id for r in claimed}) == len(peers)
 
 
 async def test_claim_skips_messages_not_yet_due_and_finished_ones(store: Store) -> None:

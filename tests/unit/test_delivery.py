@@ -1,0 +1,84 @@
+"""gateway/delivery.py: how the worker shares its places among peers (sending itself is
+covered end to end in tests/integration)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Participant, RetryPolicy
+from gateway.delivery import DeliveryWorker
+from gateway.routing import Router
+from gateway.store.api import MessageRecord, State
+from gateway.store.sqlite import SqliteStore
+from gateway.transport import client
+from tests.unit.store.messages import new_message
+
+FAST = "ru-16"
+
+
+@pytest.mark.parametrize(
+    ("slow_peers", "capacity"),
+    [
+        (1, 256),  # one peer's backlog longer than the worker's places
+        (3, 40),  # their two windows each (48) more than the worker's places
+    ],
+)
+async def test_a_slow_peers_backlog_does_not_hold_up_letters_to_other_peers(
+    tmp_path: Path, slow_peers: int, capacity: int
+) -> None:
+    """Letters to peers that do not answer yet, queued before 3 letters to another peer: the
+    worker claims no more for a peer than two windows' worth (one in flight, one ready), and
+    shares its places among peers, so the letters to the other peer go at once."""
+    answer = asyncio.Event()
+    slow_names = [f"ru-{n:02d}" for n in range(1, slow_peers + 1)]
+    sent = dict.fromkeys([*slow_names, FAST], 0)
+
+    async def send(record: MessageRecord, peer: Participant) -> client.Result:
+        sent[peer.id] += 1
+        if peer.id != FAST:
+            await answer.wait()
+        return client.Accepted(b"<receipt/>", b"signature")
+
+    peers = [
+        Participant(name, name, f"http://127.0.0.1:1/{name}/gw/v1/messages", ()) for name in sent
+    ]
+    policy = RetryPolicy(per_peer_concurrency=8)
+    async with await SqliteStore.open(tmp_path / "a", synchronous="OFF") as store:
+        slow = [(await store.add_outbound(new_message(peer=name), actor="t")).message_id
+                for name in slow_names for _ in range(300 // slow_peers)]  # fmt: skip
+        fast = [(await store.add_outbound(new_message(peer=FAST), actor="t")).message_id
+                for _ in range(3)]  # fmt: skip
+        worker = DeliveryWorker(
+            store, send, Router(peers), "ru-61", policy, owner="a", capacity=capacity, idle=0.01
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            async with asyncio.timeout(10):
+                while not await _all_delivered(store, fast):
+                    await asyncio.sleep(0.01)
+            # each slow peer has its window's worth in flight
+            for name in slow_names:
+                assert sent[name] == 8 and worker.window(name).in_flight == 8
+            if slow_peers == 1:  # and one more claimed behind it
+                assert worker.rooms().of(slow_names[0]) == 0
+            assert worker.rooms().of(FAST) == 16
+
+            answer.set()
+            async with asyncio.timeout(30):
+                while not await _all_delivered(store, slow):
+                    await asyncio.sleep(0.02)
+            assert sent == {**dict.fromkeys(slow_names, 300 // slow_peers), FAST: 3}  # once each
+        finally:
+            stop.set()
+            answer.set()
+            await running
+        assert all(worker.rooms().of(name) == 16 for name in sent)  # every place given back
+
+
+async def _all_delivered(store: SqliteStore, ids: list[str]) -> bool:
+    records = [await store.get(i) for i in ids]
+    return all(r is not None and r.state is State.DELIVERED for r in records)
