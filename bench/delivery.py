@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import tempfile
@@ -93,6 +94,8 @@ async def sharing(folder: Path, backlog: int) -> list[float]:
             await asyncio.sleep(0.005)
         stop.set()
         running.cancel()  # the slow backlog is not waited for
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
     return sorted(done.values())
 
 

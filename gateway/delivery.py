@@ -107,8 +107,8 @@ class DeliveryWorker:
 
         At most two windows' worth per peer are claimed at once (:meth:`rooms`), so a peer's
         long backlog, or a peer slow to answer, cannot fill the worker while letters to other
-        peers wait behind it, and a claimed letter waits at most about one round of its peer's
-        answers for its place, well within its lease.
+        peers wait behind it; a claimed letter waits about one round of its peer's answers for
+        its place, not several.
         """
         records = await self.store.claim_outbound(
             self.owner, now=self.clock(), lease=self.lease, limit=limit, per_peer=self.rooms()

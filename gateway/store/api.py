@@ -187,16 +187,21 @@ class Accepted:
 @dataclass(frozen=True)
 class PeerRoom:
     """How many more messages one claim may lease for each peer: ``rooms[peer]`` for the peers
-    named, ``default`` for any other.
+    named, ``default`` for any other; and how a claim whose limit binds shares its places.
 
-    A delivery worker passes the free places of each peer's window, so that one peer's backlog
-    cannot take every place the worker has while letters to other peers wait behind it.
+    A delivery worker passes the free places it keeps for each peer, so that one peer's backlog
+    cannot take every place the worker has while letters to other peers wait behind it. When
+    more messages are due within their rooms than the claim's limit, each gets a turn, the
+    first of a peer with room r turn 1 - r, the next 2 - r, and so on, and the lowest turns are
+    taken first (then the oldest due): the peers with the most free room are served first, one
+    message each in turn, instead of the peer with the oldest backlog taking all.
     """
 
     default: int
     rooms: Mapping[str, int] = field(default_factory=dict)
 
     def of(self, peer: str) -> int:
+        """The room of ``peer`` (never below 0)."""
         return max(0, self.rooms.get(peer, self.default))
 
 
@@ -319,8 +324,9 @@ class Store(Protocol):
         per_peer: PeerRoom | None = None,
     ) -> list[MessageRecord]:
         """Lease up to ``limit`` QUEUED messages that are due (next attempt or expiry reached)
-        and not leased by a live owner, oldest due first; with ``per_peer``, at most
-        ``per_peer.of(peer)`` of them for any one peer (the oldest due of each)."""
+        and not leased by a live owner, oldest due first. With ``per_peer``, at most
+        ``per_peer.of(peer)`` of them for any one peer (the oldest due of each), shared by turn
+        when the limit binds (:class:`PeerRoom`). Returned oldest due first."""
         ...
 
     async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:

@@ -48,10 +48,9 @@ FREE: Final = (
 
 # The peers with queued messages, one index probe each (a loose index scan), then each
 # peer's oldest due messages with a free lease, at most its room ($7 peers named with $8 their
-# rooms; $9 for any other), and of those $4 by turn: the first of a peer with room r has turn
-# 1 - r, so a claim whose limit binds is shared among peers by their free room instead of
-# going to the oldest backlog. Rows locked here but not chosen are free again when the
-# statement ends.
+# rooms; $9 for any other) and at most $4, each with its turn (see PeerRoom), and of those the
+# first $4 in {order}. Rows locked here but not chosen are free again when the statement ends
+# (claims run outside a transaction); each peer's probe locks at most $4 rows.
 _CLAIM_BY_PEER: Final = (
     "WITH RECURSIVE peers(peer) AS ("  # noqa: S608
     " (SELECT peer FROM messages WHERE state = 'queued' ORDER BY peer LIMIT 1)"
@@ -64,11 +63,13 @@ _CLAIM_BY_PEER: Final = (
     " CROSS JOIN LATERAL (SELECT d.id, d.due_at,"
     " row_number() OVER (ORDER BY d.due_at, d.id) - q.room AS turn FROM ("
     " SELECT id, due_at FROM messages WHERE state = 'queued' AND peer = p.peer"
-    " AND due_at <= $3 AND " + FREE + " ORDER BY due_at, id LIMIT q.room"
+    " AND due_at <= $3 AND " + FREE + " ORDER BY due_at, id LIMIT least(q.room, $4)"
     " FOR UPDATE SKIP LOCKED) d) c"
-    " WHERE p.peer IS NOT NULL ORDER BY c.turn, c.due_at, c.id LIMIT $4)"
+    " WHERE p.peer IS NOT NULL ORDER BY {order} LIMIT $4)"
     " RETURNING due_at, id, " + rows.MESSAGE_COLUMNS
 )
+_BY_TURN: Final = _CLAIM_BY_PEER.format(order="c.turn, c.due_at, c.id")
+_BY_DUE: Final = _CLAIM_BY_PEER.format(order="c.due_at, c.id")
 
 
 async def add(tx: Tx, message: NewMessage, actor: str) -> MessageRecord:
@@ -113,12 +114,13 @@ async def claim(
     now: dt.datetime,
     lease: dt.timedelta,
     limit: int,
-    per_peer: PeerRoom,
+    per_peer: PeerRoom | None,
 ) -> list[MessageRecord]:
     now = rows.aware(now)
-    named = list(per_peer.rooms.items())
+    rooms = per_peer or PeerRoom(limit)
+    named = list(rooms.rooms.items())
     found = await conn.fetch(
-        _CLAIM_BY_PEER,
+        _BY_DUE if per_peer is None else _BY_TURN,
         who.owner,
         now + lease,
         now,
@@ -127,7 +129,7 @@ async def claim(
         who.dead_after,
         [peer for peer, _ in named],
         [room for _, room in named],
-        per_peer.default,
+        rooms.default,
     )
     return in_claim_order(found)
 

@@ -252,8 +252,7 @@ class PostgresStore:
         if limit <= 0:
             return []
         who = outbox.Claim(owner, self.node, DEAD_AFTER)
-        rooms = per_peer or PeerRoom(limit)
-        return await self._read(lambda conn: outbox.claim(conn, who, now, lease, limit, rooms))
+        return await self._read(lambda conn: outbox.claim(conn, who, now, lease, limit, per_peer))
 
     async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:
         return await self._write(lambda tx: outbox.finish(tx, message_id, owner, outcome))

@@ -72,7 +72,7 @@ def claim(
         lease_until=rows.to_us(now + lease),
         limit=limit,
         candidates=(
-            # INDEXED BY for the same reason as the outbound claim (see outbox.claim).
+            # INDEXED BY: without statistics the planner would prefer the index on state.
             "SELECT id FROM messages INDEXED BY messages_handoff WHERE state = 'accepted'"
             " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?"
         ),

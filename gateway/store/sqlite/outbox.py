@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 from typing import Final
 
@@ -53,21 +54,20 @@ def add(conn: sqlite3.Connection, message: NewMessage, actor: str, clock: Clock)
     return record
 
 
-# The peers with queued messages, one index probe each (a loose index scan: SQLite would
-# otherwise walk every queued row to list the few peers they go to).
+# The peers with queued messages, one index probe each (a loose index scan). INDEXED BY:
+# without statistics the planner prefers the index on state, and each probe would read every
+# queued row.
 _PEERS: Final = (
     "WITH RECURSIVE peers(peer) AS ("
-    " SELECT min(peer) FROM messages WHERE state = 'queued'"
-    " UNION ALL SELECT (SELECT min(peer) FROM messages"
+    " SELECT min(peer) FROM messages INDEXED BY messages_queue_peer WHERE state = 'queued'"
+    " UNION ALL SELECT (SELECT min(peer) FROM messages INDEXED BY messages_queue_peer"
     " WHERE state = 'queued' AND peer > peers.peer) FROM peers WHERE peers.peer IS NOT NULL)"
     " SELECT peer FROM peers WHERE peer IS NOT NULL"
 )
-# One peer's oldest due messages whose lease is free, up to its room, each with its turn: the
-# first of a peer with room r has turn 1 - r. Taking the lowest turns first shares a claim
-# whose limit binds among peers by their free room, instead of giving it all to the peer with
-# the oldest backlog. due_at covers "next attempt reached" and "expiry reached" in one indexed
-# column; the index walks the peer's queue in due order and stops at the LIMIT (its leased
-# messages, in flight, are passed over on the way).
+# One peer's oldest due messages whose lease is free, up to its room, each with its turn (see
+# PeerRoom). due_at covers "next attempt reached" and "expiry reached" in one indexed column;
+# the index walks the peer's queue in due order and stops at the LIMIT (its leased messages,
+# in flight, are passed over on the way).
 _DUE_OF_PEER: Final = (
     "SELECT id, due_at, row_number() OVER (ORDER BY due_at, id) - ? AS turn FROM ("
     "SELECT id, due_at FROM messages INDEXED BY messages_queue_peer"
@@ -83,27 +83,52 @@ def claim(
     now: dt.datetime,
     lease: dt.timedelta,
     limit: int,
-    per_peer: PeerRoom,
+    per_peer: PeerRoom | None,
 ) -> list[MessageRecord]:
     now_us = rows.to_us(now)
-    wanted = [(peer, room) for (peer,) in conn.execute(_PEERS) if (room := per_peer.of(peer))]
-    claimed: list[MessageRecord] = []
-    # One statement for up to 400 peers; beyond, the first 400 are served first (a network of
-    # that many peers with queued letters at once is far larger than any configured here).
-    for start in range(0, len(wanted), _PEERS_PER_QUERY):
-        if len(claimed) >= limit:
-            break
-        part = wanted[start : start + _PEERS_PER_QUERY]
-        candidates = " UNION ALL ".join([_DUE_OF_PEER] * len(part))
-        claimed += tables.claim(
+    lease_until = rows.to_us(now + lease)
+    rooms = per_peer or PeerRoom(limit)
+    order = "due_at, id" if per_peer is None else "turn, due_at, id"
+    wanted = [
+        (peer, min(room, limit)) for (peer,) in conn.execute(_PEERS) if (room := rooms.of(peer))
+    ]
+    parts = [
+        wanted[start : start + _PEERS_PER_QUERY]
+        for start in range(0, len(wanted), _PEERS_PER_QUERY)
+    ]
+    if len(parts) == 1:
+        return tables.claim(
             conn,
             owner,
-            lease_until=rows.to_us(now + lease),
-            limit=limit - len(claimed),
-            candidates=f"SELECT id FROM ({candidates}) ORDER BY turn, due_at, id LIMIT ?",  # noqa: S608
-            params=tuple(v for peer, room in part for v in (room, peer, now_us, now_us, room)),
+            lease_until=lease_until,
+            limit=limit,
+            candidates=f"SELECT id FROM ({_due(parts[0])}) ORDER BY {order} LIMIT ?",  # noqa: S608
+            params=_due_params(parts[0], now_us),
         )
-    return claimed
+    # More peers than one statement takes: each part's best candidates, then the best of all.
+    found: list[tuple[int, int, int]] = []
+    for part in parts:
+        query = f"SELECT id, turn, due_at FROM ({_due(part)}) ORDER BY {order} LIMIT ?"  # noqa: S608
+        found += conn.execute(query, (*_due_params(part, now_us), limit)).fetchall()
+    if not found:
+        return []
+    found.sort(key=(lambda r: (r[2], r[0])) if per_peer is None else (lambda r: (r[1], r[2], r[0])))
+    return tables.claim(
+        conn,
+        owner,
+        lease_until=lease_until,
+        limit=limit,
+        candidates="SELECT value FROM json_each(?) LIMIT ?",
+        params=(json.dumps([row_id for row_id, _, _ in found[:limit]]),),
+    )
+
+
+def _due(peers: list[tuple[str, int]]) -> str:
+    return " UNION ALL ".join([_DUE_OF_PEER] * len(peers))
+
+
+def _due_params(peers: list[tuple[str, int]], now_us: int) -> tuple[object, ...]:
+    return tuple(v for peer, room in peers for v in (room, peer, now_us, now_us, room))
 
 
 def finish(

@@ -180,9 +180,8 @@ class SqliteStore:
     ) -> list[MessageRecord]:
         if limit <= 0:
             return []
-        rooms = per_peer or PeerRoom(limit)
         return await self._writer.submit(
-            lambda conn: outbox.claim(conn, owner, now, lease, limit, rooms)
+            lambda conn: outbox.claim(conn, owner, now, lease, limit, per_peer)
         )
 
     async def finish_attempt(self, message_id: str, owner: str, outcome: Outcome) -> bool:

@@ -179,9 +179,9 @@ def claim(
     candidates: str,
     params: tuple[object, ...],
 ) -> list[MessageRecord]:
-    """Lease the rows chosen by ``candidates`` (a SELECT of ``id`` in claim order, with LIMIT);
-    returned in that order. SQLite has no ``UPDATE … ORDER BY … LIMIT`` in its default build, so
-    the order lives in the sub-select and the RETURNING rows are sorted back into it."""
+    """Lease the rows chosen by ``candidates`` (a SELECT of ``id`` with LIMIT); returned oldest
+    due first. SQLite has no ``UPDATE … ORDER BY … LIMIT`` in its default build, so the choice
+    lives in the sub-select and the RETURNING rows are sorted by due time."""
     claimed = conn.execute(
         _CLAIM.format(candidates=candidates),
         (owner, lease_until, *params, limit),

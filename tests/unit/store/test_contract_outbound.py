@@ -126,16 +126,29 @@ async def test_a_claim_with_rooms_takes_the_oldest_due_of_each_peer_up_to_its_ro
 
 async def test_a_claim_with_rooms_serves_every_peer_however_many(store: Store) -> None:
     peers = [f"peer-{n:03d}" for n in range(410)]  # more than SQLite's one query takes
-    for peer in reversed(peers):
+    for peer in reversed(peers):  # the last names' letters are the oldest
         await store.add_outbound(new_message(peer=peer), actor="a")
-    await store.add_outbound(new_message(peer=peers[0]), actor="a")
+    await store.add_outbound(new_message(peer=peers[-1]), actor="a")  # beyond its room
 
     claimed = await store.claim_outbound(
-        "w", now=now(), lease=LEASE, limit=500, per_peer=PeerRoom(1)
+        "w", now=now(), lease=LEASE, limit=405, per_peer=PeerRoom(1)
     )
 
-    assert sorted(r.peer for r in claimed) == peers  # one each, none left out
-    assert len({r.message_id for r in claimed}) == len(peers)
+    # one each for the 405 peers whose letters are oldest, wherever their names sort
+    assert sorted(r.peer for r in claimed) == peers[5:]
+    assert [r.peer for r in claimed] == list(reversed(peers[5:]))  # oldest due first
+
+
+async def test_a_claim_without_rooms_takes_the_oldest_due_whatever_the_peer(
+    store: Store,
+) -> None:
+    older = [(await store.add_outbound(new_message(peer="ru-14"), actor="a")).message_id
+             for _ in range(3)]  # fmt: skip
+    await store.add_outbound(new_message(peer="ru-16"), actor="a")
+
+    claimed = await store.claim_outbound("w", now=now(), lease=LEASE, limit=3)
+
+    assert [r.message_id for r in claimed] == older
 
 
 async def test_claim_skips_messages_not_yet_due_and_finished_ones(store: Store) -> None:
