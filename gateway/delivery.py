@@ -77,7 +77,6 @@ class DeliveryWorker:
         self.on_local, self.clock, self.observe = on_local, clock, observe
         self._bell = Doorbell()
         self._inflight: dict[asyncio.Task[None], str] = {}  # each attempt's peer
-        self._held: collections.Counter[str] = collections.Counter()
         self._windows: dict[str, PeerWindow] = {}
 
     def wake(self) -> None:
@@ -116,7 +115,6 @@ class DeliveryWorker:
         for record in records:
             task = asyncio.create_task(self.deliver(record), name=f"deliver {record.message_id}")
             self._inflight[task] = record.peer
-            self._held[record.peer] += 1
             task.add_done_callback(self._done)
         return len(records)
 
@@ -126,15 +124,12 @@ class DeliveryWorker:
         after a claim), less those already claimed for it."""
         ready = 2
         rooms = {peer: ready * window.size for peer, window in self._windows.items()}
-        for peer, held in self._held.items():
+        for peer, held in collections.Counter(self._inflight.values()).items():
             rooms[peer] = rooms.get(peer, ready * self.policy.per_peer_concurrency) - held
         return PeerRoom(ready * self.policy.per_peer_concurrency, rooms)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        peer = self._inflight.pop(task)
-        self._held[peer] -= 1
-        if self._held[peer] <= 0:
-            del self._held[peer]
+        del self._inflight[task]
         self._bell.ring()  # room for more
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed: %s", task.exception())
