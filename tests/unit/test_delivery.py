@@ -11,10 +11,10 @@ import pytest
 from gateway.config import Participant, RetryPolicy
 from gateway.delivery import DeliveryWorker
 from gateway.routing import Router
-from gateway.store.api import MessageRecord, State
+from gateway.store.api import MessageRecord
 from gateway.store.sqlite import SqliteStore
 from gateway.transport import client
-from tests.unit.store.messages import new_message
+from tests.unit.store.messages import all_delivered, new_message
 
 FAST = "ru-16"
 
@@ -58,7 +58,7 @@ async def test_a_slow_peers_backlog_does_not_hold_up_letters_to_other_peers(
         running = asyncio.create_task(worker.run(stop))
         try:
             async with asyncio.timeout(10):  # delivered, and their places given back
-                while not await _all_delivered(store, fast) or worker.rooms().of(FAST) < 16:
+                while not await all_delivered(store, fast) or worker.rooms().of(FAST) < 16:
                     await asyncio.sleep(0.01)
             # each slow peer has its window's worth in flight
             for name in slow_names:
@@ -68,7 +68,7 @@ async def test_a_slow_peers_backlog_does_not_hold_up_letters_to_other_peers(
 
             answer.set()
             async with asyncio.timeout(30):
-                while not await _all_delivered(store, slow):
+                while not await all_delivered(store, slow):
                     await asyncio.sleep(0.02)
             assert sent == {**dict.fromkeys(slow_names, 300 // slow_peers), FAST: 3}  # once each
         finally:
@@ -76,8 +76,3 @@ async def test_a_slow_peers_backlog_does_not_hold_up_letters_to_other_peers(
             answer.set()
             await running
         assert all(worker.rooms().of(name) == 16 for name in sent)  # every place given back
-
-
-async def _all_delivered(store: SqliteStore, ids: list[str]) -> bool:
-    records = [await store.get(i) for i in ids]
-    return all(r is not None and r.state is State.DELIVERED for r in records)

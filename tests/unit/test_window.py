@@ -15,10 +15,11 @@ from gateway.config import Participant, RetryPolicy
 from gateway.delivery import DeliveryWorker
 from gateway.model import MessageType
 from gateway.routing import Router
-from gateway.store.api import Direction, MessageRecord, NewMessage, State
+from gateway.store.api import Direction, MessageRecord, NewMessage
 from gateway.store.sqlite import SqliteStore
 from gateway.transport import client
 from gateway.window import PeerWindow
+from tests.unit.store.messages import all_delivered
 
 
 async def test_never_more_in_flight_than_the_window() -> None:
@@ -107,10 +108,7 @@ async def test_the_worker_settles_near_what_a_smaller_receiver_admits(tmp_path: 
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop))
         async with asyncio.timeout(60):
-            while True:
-                records = [await store.get(i) for i in ids]
-                if all(r is not None and r.state is State.DELIVERED for r in records):
-                    break
+            while not await all_delivered(store, ids):
                 await asyncio.sleep(0.05)
         stop.set()
         await running

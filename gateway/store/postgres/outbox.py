@@ -131,7 +131,7 @@ async def claim(
         [room for _, room in named],
         rooms.default,
     )
-    return in_claim_order(found)
+    return _in_claim_order(found)
 
 
 async def claim_rows(
@@ -153,10 +153,10 @@ async def claim_rows(
         who.node,
         who.dead_after,
     )
-    return in_claim_order(found)
+    return _in_claim_order(found)
 
 
-def in_claim_order(found: Sequence[rows.Row]) -> list[MessageRecord]:
+def _in_claim_order(found: Sequence[rows.Row]) -> list[MessageRecord]:
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     ordered = sorted(found, key=lambda row: (row["due_at"] or epoch, row["id"]))
     return [rows.message_record(row) for row in ordered]

@@ -106,20 +106,20 @@ def claim(
             params=_due_params(parts[0], now_us),
         )
     # More peers than one statement takes: each part's best candidates, then the best of all.
-    found: list[tuple[int, int, int]] = []
+    found: list[tuple[int, int, int]] = []  # (turn, due_at, id): ``order`` is its tail or all
     for part in parts:
-        query = f"SELECT id, turn, due_at FROM ({_due(part)}) ORDER BY {order} LIMIT ?"  # noqa: S608
+        query = f"SELECT turn, due_at, id FROM ({_due(part)}) ORDER BY {order} LIMIT ?"  # noqa: S608
         found += conn.execute(query, (*_due_params(part, now_us), limit)).fetchall()
     if not found:
         return []
-    found.sort(key=(lambda r: (r[2], r[0])) if per_peer is None else (lambda r: (r[1], r[2], r[0])))
+    found.sort(key=lambda row: row[1:] if per_peer is None else row)
     return tables.claim(
         conn,
         owner,
         lease_until=lease_until,
         limit=limit,
         candidates="SELECT value FROM json_each(?) LIMIT ?",
-        params=(json.dumps([row_id for row_id, _, _ in found[:limit]]),),
+        params=(json.dumps([row_id for _, _, row_id in found[:limit]]),),
     )
 
 

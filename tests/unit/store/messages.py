@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from gateway.model import MessageType
-from gateway.store.api import Direction, MessageRecord, NewMessage, Store, StoredFile
+from gateway.store.api import Direction, MessageRecord, NewMessage, State, Store, StoredFile
 
 _serial = itertools.count(1)
 
@@ -22,6 +23,12 @@ async def stored(store: Store, message_id: str) -> MessageRecord:
     record = await store.get(message_id)
     assert record is not None, f"{message_id} is not stored"
     return record
+
+
+async def all_delivered(store: Store, message_ids: Iterable[str]) -> bool:
+    """Whether every one of the messages is stored and DELIVERED."""
+    records = [await store.get(message_id) for message_id in message_ids]
+    return all(r is not None and r.state is State.DELIVERED for r in records)
 
 
 def new_message(direction: Direction = Direction.OUT, **changes: Any) -> NewMessage:
