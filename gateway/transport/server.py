@@ -16,7 +16,6 @@ route only and never to the operator API.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import uuid
@@ -24,13 +23,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from aiohttp import BodyPartReader, MultipartReader, hdrs, web
+from aiohttp import hdrs, web
 from aiohttp.helpers import parse_mimetype
 
 from gateway.errors import GatewayError
 from gateway.receiver import Answer, Inbound, Receiver
 from gateway.store.api import StoreError
-from gateway.transport import wire
+from gateway.transport import multipart, wire
 from gateway.transport.wire import WireError
 
 log = logging.getLogger(__name__)
@@ -81,12 +80,10 @@ async def _post_message(request: web.Request) -> web.StreamResponse:
             code="request.too_large",
             http_status=413,
         )
+    boundary = multipart.boundary_of(mimetype.parameters)
     inbound = request[_INBOUND] = Inbound()
-    try:
-        reader = MultipartReader(request.headers, request.content)
-    except ValueError as exc:  # no boundary, or an invalid one
-        raise WireError(f"the multipart body cannot be read: {exc}") from None
-    answer = await receiver.receive(_Parts(reader, limits.read_timeout), inbound)
+    async with multipart.parts(request.content, boundary, limits.read_timeout) as parts:
+        answer = await receiver.receive(parts, inbound)
     return _signed(answer, 200)
 
 
@@ -135,60 +132,6 @@ async def _answers(request: web.Request, handler: _Handler) -> web.StreamRespons
         return _signed(answer, error.http_status)
     except Exception as exc:
         return _internal(request, exc)
-
-
-class _Parts:
-    """The request's parts for the receiver, with aiohttp's errors turned into refusals."""
-
-    def __init__(self, reader: MultipartReader, idle: float) -> None:
-        self._reader = reader
-        self._idle = idle
-
-    def __aiter__(self) -> _Parts:
-        return self
-
-    async def __anext__(self) -> _Part:
-        try:
-            async with asyncio.timeout(self._idle):
-                part = await self._reader.next()
-        except TimeoutError:
-            raise _timeout(self._idle) from None
-        except ValueError as exc:
-            raise WireError(f"the multipart body is malformed: {exc}") from None
-        if part is None:
-            raise StopAsyncIteration
-        if not isinstance(part, BodyPartReader):
-            raise WireError("a part of the request is itself multipart; parts are flat")
-        return _Part(part, self._idle)
-
-
-class _Part:
-    def __init__(self, part: BodyPartReader, idle: float) -> None:
-        self._part = part
-        self._idle = idle
-        self.content_id = wire.parse_content_id(part.headers.get("Content-ID"))
-        encoding = part.headers.get(hdrs.CONTENT_TRANSFER_ENCODING, "binary").lower()
-        if encoding not in ("binary", "8bit", "7bit") or hdrs.CONTENT_ENCODING in part.headers:
-            # Parts are the exact bytes the digests and the signature cover; no encodings.
-            raise WireError(f"part {self.content_id!r} is encoded; parts travel as binary")
-        length = part.headers.get(hdrs.CONTENT_LENGTH)
-        # BodyPartReader has already refused a Content-Length that is not a plain number.
-        self.size = int(length) if length is not None else None
-
-    async def read_chunk(self, size: int) -> bytes:
-        try:
-            async with asyncio.timeout(self._idle):
-                return await self._part.read_chunk(size)
-        except TimeoutError:
-            raise _timeout(self._idle) from None
-        except ValueError as exc:
-            raise WireError(f"part {self.content_id!r} is malformed: {exc}") from None
-
-
-def _timeout(idle: float) -> WireError:
-    return WireError(
-        f"no data from the peer for {idle:g} seconds", code="request.timeout", http_status=408
-    )
 
 
 def _signed(answer: Answer, status: int) -> web.Response:
