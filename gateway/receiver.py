@@ -4,7 +4,8 @@ The order is the point of this module. The envelope and its signature are read f
 small caps, and the signature is verified against the certificates of the participant the
 envelope names as sender BEFORE any file part is read: a forged sender never gets to stream a
 byte into our blob store. Then the recipient, the dedupe (a known message id gets its original
-receipt, even when it is old) and the replay window; then each file is read with the
+receipt, even when it is old; see :meth:`Receiver.receive` for when the store is asked) and the
+replay window; then each file is read with the
 manifest's size as a hard cap and its digest compared. A large file streams into the blob store;
 small ones (up to 16 MiB of them) are gathered and committed with the message, so they cost no
 write of their own; what all requests in progress hold that way together is bounded too
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.budgets import HeldFiles, HeldShare, RequestBudget
-from gateway.crypto import CmsSigner, TrustPolicy
+from gateway.crypto import CmsSigner, TrustPolicy, VerifiedSignature
 from gateway.crypto.gost.streebog import Streebog
 from gateway.crypto.gost.streebog import hashed as streebog_hashed
 from gateway.envelope import decode as decode_envelope
@@ -137,25 +138,26 @@ class Receiver:
         envelope_sha256 = hashlib.sha256(envelope).hexdigest()
         # A repeat of exactly the bytes we accepted (and verified) before gets its original
         # receipt, however long ago that was: the sender would otherwise retry until expiry.
-        known = await self._store.get(message.message_id)
-        if known is not None and _same(known, message, envelope_sha256):
-            inbound.message_id, inbound.sender = message.message_id, message.sender
-            return _original(known, message, envelope_sha256)
-        # The signing time is the signer's claim: bound it by the replay window, so the holder
-        # of an expired key cannot backdate a signature to when its certificate was valid.
-        oldest = self._clock() - self.limits.max_age - self.limits.clock_skew
-        verified = verify_sender(message, envelope, signature, self._trust, oldest=oldest)
-        inbound.message_id, inbound.sender = message.message_id, message.sender
-        if message.recipient != self.participant:
-            raise WireError(
-                f"the envelope is addressed to {message.recipient!r}; this gateway is "
-                f"{self.participant!r}",
-                code="envelope.wrong_recipient",
-                http_status=422,
-            )
-        if known is not None:  # the id is taken by another message: a conflict, now verified
-            return _original(known, message, envelope_sha256)
-        self._check_window(message)
+        # A letter with more than SMALL_BLOB of files is looked up first, so that a repeat
+        # does not stream its files again; a smaller one only when it is refused below (its
+        # certificate may have expired since, or the envelope left the replay window), since
+        # a repeat that passes every check is answered by the commit itself (``add_inbound``
+        # keeps the first) and one store round trip per letter is worth saving.
+        looked = sum(f.size for f in message.files) > SMALL_BLOB
+        known = await self._store.get(message.message_id) if looked else None
+        if (repeat := _repeat(known, message, envelope_sha256, inbound)) is not None:
+            return repeat
+        try:
+            verified = self._verified(message, envelope, signature, inbound)
+            if known is not None:  # the id is taken by another message: a conflict, verified
+                return _original(known, message, envelope_sha256)
+            self._check_window(message)
+        except GatewayError:
+            if not looked:
+                known = await self._store.get(message.message_id)
+                if (repeat := _repeat(known, message, envelope_sha256, inbound)) is not None:
+                    return repeat
+            raise
         gost = verified.digest_algorithm.startswith("streebog")
         with self._held.lease() as lease:
             return await self._accept(message, envelope, signature, envelope_sha256, parts,
@@ -237,6 +239,24 @@ class Receiver:
             if len(data) > cap:
                 raise _part_too_large(what, len(data), cap)
         return bytes(data)
+
+    def _verified(
+        self, message: Message, envelope: bytes, signature: bytes, inbound: Inbound
+    ) -> VerifiedSignature:
+        """The sender's verified signature on a message addressed to this gateway."""
+        # The signing time is the signer's claim: bound it by the replay window, so the holder
+        # of an expired key cannot backdate a signature to when its certificate was valid.
+        oldest = self._clock() - self.limits.max_age - self.limits.clock_skew
+        verified = verify_sender(message, envelope, signature, self._trust, oldest=oldest)
+        inbound.message_id, inbound.sender = message.message_id, message.sender
+        if message.recipient != self.participant:
+            raise WireError(
+                f"the envelope is addressed to {message.recipient!r}; this gateway is "
+                f"{self.participant!r}",
+                code="envelope.wrong_recipient",
+                http_status=422,
+            )
+        return verified
 
     def _check_window(self, message: Message) -> None:
         now = self._clock()
@@ -387,6 +407,16 @@ def _same(record: MessageRecord, message: Message, envelope_sha256: str) -> bool
         and record.peer == message.sender
         and record.envelope_sha256 == envelope_sha256
     )
+
+
+def _repeat(
+    known: MessageRecord | None, message: Message, envelope_sha256: str, inbound: Inbound
+) -> Answer | None:
+    """The original receipt when ``known`` is this very message, accepted before."""
+    if known is None or not _same(known, message, envelope_sha256):
+        return None
+    inbound.message_id, inbound.sender = message.message_id, message.sender
+    return _original(known, message, envelope_sha256)
 
 
 def _original(record: MessageRecord, message: Message, envelope_sha256: str) -> Answer:

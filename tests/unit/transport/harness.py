@@ -167,8 +167,10 @@ class MemoryStore:
     records: dict[str, MessageRecord] = field(default_factory=dict)
     audit_actors: list[str] = field(default_factory=list)
     add_calls: int = 0
+    get_calls: int = 0
 
     async def get(self, message_id: str) -> MessageRecord | None:
+        self.get_calls += 1
         return self.records.get(message_id)
 
     async def add_inbound(

@@ -141,6 +141,37 @@ async def test_a_duplicate_is_answered_before_its_files_are_read(
     assert store.add_calls == 1
 
 
+async def test_a_small_letter_is_not_looked_up_unless_it_is_refused(
+    network: Network, tmp_path: Path, receiver: Receiver, store: MemoryStore
+) -> None:
+    small = os.urandom(200_000)  # the whole letter under SMALL_BLOB
+    record = await outbound(
+        network, FilesystemBlobStore(tmp_path / "a"), letter([("f1", small)]), [small]
+    )
+
+    def request() -> Parts:
+        return Parts(
+            [
+                FakePart("envelope", record.envelope),
+                FakePart("envelope.p7s", record.signature),
+                FakePart("f1", small),
+            ]
+        )
+
+    first = await receiver.receive(aiter(request()))
+    again = await receiver.receive(aiter(request()))  # answered by the commit, which keeps one
+    assert again.duplicate and again.document == first.document
+    assert (store.get_calls, store.add_calls, list(store.records)) == (0, 2, [record.message_id])
+    # Sixty days on, the repeat is outside the replay window: the store is asked, and the
+    # original receipt still comes back.
+    receiver._clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
+    late = request()
+    old = await receiver.receive(aiter(late))
+    assert old.duplicate and old.document == first.document
+    assert (store.get_calls, store.add_calls) == (1, 2)
+    assert late.handed == ["envelope", "envelope.p7s"]
+
+
 async def test_a_duplicate_that_loses_the_race_to_commit_gets_the_winners_receipt(
     network: Network,
     tmp_path: Path,
