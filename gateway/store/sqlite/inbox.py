@@ -58,9 +58,16 @@ def add(
         f"{message.type.value} from {message.peer} envelope_sha256={message.envelope_sha256}"
         f" files={len(message.files)}",
     )
-    record = tables.fetch(conn, message.message_id)
-    assert record is not None
-    return Accepted(new=True, record=record)
+    return Accepted(
+        new=True,
+        record=tables.as_inserted(
+            message,
+            state=State.ACCEPTED,
+            at=at,
+            receipt=receipt,
+            receipt_signature=receipt_signature,
+        ),
+    )
 
 
 def claim(
@@ -83,14 +90,15 @@ def claim(
 def mark_handed_off(
     conn: sqlite3.Connection, message_id: str, owner: str, detail: str, clock: Clock
 ) -> bool:
-    if not tables.holds_lease(conn, message_id, owner, State.ACCEPTED):
-        return False
     at = tables.now_us(clock)
-    conn.execute(
+    # Only while the owner holds the lease (see tables.holds_lease), in one statement.
+    marked = conn.execute(
         "UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?"
-        " WHERE message_id = ?",
-        (State.HANDED_OFF.value, at, message_id),
+        " WHERE message_id = ? AND lease_owner = ? AND state = ?",
+        (State.HANDED_OFF.value, at, message_id, owner, State.ACCEPTED.value),
     )
+    if marked.rowcount != 1:
+        return False
     tables.add_history(conn, message_id, at, State.HANDED_OFF, detail)
     tables.append_audit(conn, at, "gateway", "message.handed-off", message_id, detail)
     return True

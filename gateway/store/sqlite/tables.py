@@ -93,6 +93,42 @@ def insert_message(
     return cursor.rowcount == 1
 
 
+def as_inserted(
+    message: NewMessage,
+    *,
+    state: State,
+    at: int,
+    receipt: bytes | None = None,
+    receipt_signature: bytes | None = None,
+) -> MessageRecord:
+    """The record :func:`insert_message` has just written, as :func:`fetch` would read it back
+    (times to the stored microsecond), without reading it back."""
+    return MessageRecord(
+        message_id=message.message_id,
+        direction=message.direction,
+        peer=message.peer,
+        type=message.type,
+        state=state,
+        created_at=rows.from_us(rows.to_us(message.created_at)),
+        updated_at=rows.from_us(at),
+        envelope=message.envelope,
+        signature=message.signature,
+        envelope_sha256=message.envelope_sha256,
+        files=message.files,
+        expires_at=rows.from_us_or_none(rows.to_us_or_none(message.expires_at)),
+        correlation_id=message.correlation_id,
+        document_uid=message.document_uid,
+        registration_number=message.registration_number,
+        local_ref=message.local_ref,
+        attempts=0,
+        next_attempt_at=None,
+        receipt=receipt,
+        receipt_signature=receipt_signature,
+        error_code=None,
+        error_message=None,
+    )
+
+
 def require_direction(message: NewMessage, *allowed: Direction) -> None:
     if message.direction not in allowed:
         names = " or ".join(d.value for d in allowed)

@@ -5,10 +5,12 @@ operation (a function of the connection) and await its result; the thread takes 
 queued (up to ``max_batch``) and hands all the results of a batch back to each caller's loop in
 one wake-up.
 
-The writer runs each operation inside its own SAVEPOINT within one ``BEGIN IMMEDIATE …
-COMMIT``. With ``synchronous=FULL`` each COMMIT is an fsync; batching is what lets a hundred
-concurrent writes share one. An operation that raises rolls back only its savepoint. A failed
-COMMIT fails every operation of the batch with StoreError: none of them happened.
+The writer runs a batch of operations within one ``BEGIN IMMEDIATE … COMMIT``. With
+``synchronous=FULL`` each COMMIT is an fsync; batching is what lets a hundred concurrent
+writes share one. An operation that raises undoes only its own writes: the batch is then run
+again with each operation in its own SAVEPOINT (an operation is a function of the connection
+alone, so running it twice is safe). A failed COMMIT fails every operation of the batch with
+StoreError: none of them happened.
 
 The reader runs a batch of queries in one read transaction on a ``query_only`` connection: WAL
 lets it read beside the writer without waiting for its fsyncs or taking the write lock (which
@@ -188,17 +190,43 @@ class Writer(_ConnectionThread):
     def _transaction(self, jobs: list[_Job[Any]]) -> tuple[list[_Job[Any]], list[_Job[Any]]]:
         """Run ``jobs`` in one transaction; returns (finished jobs, jobs left for a new one).
 
+        First without savepoints: two statements less per operation, and every statement on
+        this thread is a round of waiting for the GIL. Should any operation raise, that
+        transaction is rolled back whole and the batch runs again with a savepoint around each
+        operation (:meth:`_one_by_one`), so only the failing one is undone. Operations are
+        functions of the connection, so running one twice changes nothing but the database.
+        """
+        if not self._begin(jobs):
+            return jobs, []
+        conn = self._conn
+        for job in jobs:
+            try:
+                job.outcome = (True, job.operation(conn))
+            except Exception:
+                break
+        else:
+            return self._commit(jobs)
+        for job in jobs:
+            job.outcome = None
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                self._abandon(jobs, exc)
+                return jobs, []
+        return self._one_by_one(jobs)
+
+    def _one_by_one(self, jobs: list[_Job[Any]]) -> tuple[list[_Job[Any]], list[_Job[Any]]]:
+        """Run ``jobs`` in one transaction, each in its own savepoint; returns (finished jobs,
+        jobs left for a new one).
+
         Jobs are left over only when SQLite rolled the whole transaction back by itself in
         the middle (it does so on disk-full and I/O errors): the jobs run so far failed with
         it, the rest get a fresh transaction.
         """
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            for job in jobs:
-                job.outcome = (False, StoreError(f"cannot start a transaction: {exc}"))
+        if not self._begin(jobs):
             return jobs, []
+        conn = self._conn
         ran: list[_Job[Any]] = []
         for index, job in enumerate(jobs):
             ran.append(job)
@@ -219,9 +247,21 @@ class Writer(_ConnectionThread):
                 except sqlite3.Error as undo:
                     self._abandon(ran, undo)
                     return ran, jobs[index + 1 :]
+        return self._commit(ran)
+
+    def _begin(self, jobs: list[_Job[Any]]) -> bool:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for job in jobs:
+                job.outcome = (False, StoreError(f"cannot start a transaction: {exc}"))
+            return False
+        return True
+
+    def _commit(self, ran: list[_Job[Any]]) -> tuple[list[_Job[Any]], list[_Job[Any]]]:
         self.stats.largest_batch = max(self.stats.largest_batch, len(ran))
         try:
-            conn.execute("COMMIT")
+            self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._abandon(ran, exc)
             return ran, []

@@ -146,6 +146,30 @@ async def test_a_failing_operation_rolls_back_only_itself(writer: Writer, tmp_pa
     assert _rows(tmp_path / "w.db") == ["held", "a", "b"]
 
 
+async def test_a_batch_without_failures_runs_no_savepoints(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "w.db")
+    conn.execute("CREATE TABLE t (v TEXT, parent INTEGER)")
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    writer = Writer(conn)
+    try:
+        assert await _one_batch(writer, _insert("a"), _insert("b")) == ["a", "b"]
+
+        def fail(conn: sqlite3.Connection) -> None:
+            raise ValueError("refused")
+
+        results = await _one_batch(writer, _insert("c"), fail, _insert("d"))
+    finally:
+        await writer.close()
+    first_batch = statements[: statements.index("INSERT INTO t (v) VALUES ('b')") + 1]
+    assert not [s for s in first_batch if "SAVEPOINT" in s]
+    # A failure sends the batch round again, each operation in its own savepoint; what
+    # succeeded the first time is committed once.
+    assert results[0] == "c" and isinstance(results[1], ValueError) and results[2] == "d"
+    assert statements.count("SAVEPOINT op") == 3 and statements.count("ROLLBACK") == 1
+    assert _rows(tmp_path / "w.db") == ["held", "a", "b", "held", "c", "d"]
+
+
 async def test_a_failed_commit_fails_every_operation_of_the_batch(
     writer: Writer, tmp_path: Path
 ) -> None:
