@@ -312,6 +312,9 @@ def _entry(encoded: bytes) -> CertificateEntry:
 
 
 def _time(element: Tlv) -> datetime:
+    strict = _der_time(element)
+    if strict is not None:
+        return strict
     if element.tag == 0x17:
         value = asn1_core.UTCTime.load(element.encoded).native
     elif element.tag == 0x18:
@@ -321,6 +324,32 @@ def _time(element: Tlv) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise SignatureError(f"the signingTime attribute is not a usable time: {value!r:.60}")
     return value.astimezone(UTC)
+
+
+def _der_time(element: Tlv) -> datetime | None:
+    """A signing time in the form DER prescribes (``YYMMDDHHMMSSZ``, ``YYYYMMDDHHMMSSZ``), read
+    directly; None for any other form, which asn1crypto then reads (or refuses)."""
+    text = element.contents
+    if element.tag == 0x17 and len(text) == 13 and text[12] == 0x5A and text[:12].isdigit():
+        year = int(text[:2])
+        year += 1900 if year >= 50 else 2000  # RFC 5280: UTCTime years 1950-2049
+        digits = text[2:12]
+    elif element.tag == 0x18 and len(text) == 15 and text[14] == 0x5A and text[:14].isdigit():
+        year, digits = int(text[:4]), text[4:14]
+    else:
+        return None
+    try:
+        return datetime(
+            year,
+            int(digits[0:2]),
+            int(digits[2:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None  # a month 13 and the like: asn1crypto words the refusal
 
 
 def _length(length: int) -> bytes:

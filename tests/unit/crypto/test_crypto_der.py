@@ -115,6 +115,44 @@ def test_element_boundaries_match_asn1crypto(data: bytes) -> None:
     assert element.body == len(header) and element.next == len(header + contents + trailer)
 
 
+def _encoded(tag: int, size: int, long_form: int) -> bytes:
+    """An element of ``size`` content octets, its length in short form (``long_form`` 0, when
+    it fits) or in ``long_form`` octets (minimal or not, as BER allows)."""
+    if long_form == 0 and size < 0x80:
+        header = bytes([tag, size])
+    else:
+        count = max(long_form, (size.bit_length() + 7) // 8, 1)
+        header = bytes([tag, 0x80 | count]) + size.to_bytes(count, "big")
+    return header + bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+
+
+_ELEMENTS = st.builds(
+    _encoded, st.sampled_from([0x02, 0x04, 0x06, 0x30, 0x31, 0xA0, 0x80]),
+    st.integers(0, 300), st.integers(0, 5),
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(st.one_of(_ELEMENTS, st.lists(_HEADER_OCTETS, max_size=8).map(bytes)), max_size=6),
+    st.integers(0, 8),
+)
+def test_children_read_inline_agree_with_the_general_reader(pieces: list[bytes], cut: int) -> None:
+    # children() reads common elements inline; it must give what iter_children() (the general
+    # reader, one element at a time) gives: the same elements, or the same error.
+    contents = b"".join(pieces)
+    contents = contents[: len(contents) - cut]  # often ends inside an element
+    outer = der.Tlv(contents, 0x30, 0, 0, len(contents), len(contents))
+    try:
+        expected = [(c.tag, c.start, c.body, c.end, c.next) for c in outer.iter_children()]
+    except der.DerError as exc:
+        with pytest.raises(der.DerError) as error:
+            outer.children()
+        assert error.value.args == exc.args
+        return
+    assert [(c.tag, c.start, c.body, c.end, c.next) for c in outer.children()] == expected
+
+
 def test_elements_are_read_in_linear_time() -> None:
     # A set of 640 000 empty elements: reading used to copy the rest of the buffer for each
     # element (11 s); now the walk only moves offsets.
