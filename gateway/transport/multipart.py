@@ -33,15 +33,20 @@ from gateway.transport.wire import WireError
 
 #: The most bytes of preamble before the first delimiter, and of one part's header block.
 MAX_PREAMBLE: Final = 64 << 10
-MAX_HEADERS: Final = 16 << 10
+MAX_HEADERS: Final = 8 << 10  # as aiohttp's longest header line; ours have three short ones
 
 _CRLF: Final = b"\r\n"
 _PADDING: Final = b" \t"
 _READ: Final = 1 << 16  # what one read of the stream asks for while looking for a delimiter
 # The headers a part's reading depends on; a second copy of one of them is refused.
 _SINGLE: Final = frozenset(
-    {"content-id", "content-length", "content-type", "content-transfer-encoding"}
-    | {"content-encoding"}
+    {
+        "content-id",
+        "content-length",
+        "content-type",
+        "content-transfer-encoding",
+        "content-encoding",
+    }
 )
 
 
@@ -192,8 +197,13 @@ class Parts:
             self._data = _CRLF + self._data[self._at :]  # read it as the delimiter it is
             self._at = 0
         else:
+            skipped = 0  # the preamble is dropped as it is searched, so it never piles up
+            keep = len(self._delimiter) - 1
             while (found := self._data.find(self._delimiter, self._at)) < 0:
-                if self._unused() > MAX_PREAMBLE:
+                drop = max(0, self._unused() - keep)
+                skipped += drop
+                self._at += drop
+                if skipped > MAX_PREAMBLE:
                     raise WireError(
                         f"no multipart boundary in the first {MAX_PREAMBLE:,} bytes of the body"
                     )

@@ -163,6 +163,16 @@ async def test_preamble_padding_and_epilogue_are_skipped() -> None:
     ]
 
 
+async def test_a_long_preamble_in_small_pieces_is_skipped_without_piling_up() -> None:
+    body = b"p" * 60_000 + b"\r\n" + await written([("a", b"after the preamble", True)])
+    stream = stream_of([], eof=False)
+    feeder = asyncio.create_task(
+        trickled(stream, [body[i : i + 7] for i in range(0, len(body), 7)])
+    )
+    assert await read_all(stream) == [("a", 18, b"after the preamble")]
+    await feeder
+
+
 async def test_an_unread_rest_of_a_part_is_skipped_when_the_next_is_asked_for() -> None:
     body = await written(
         [("a", b"x" * 10_000, True), ("b", b"y" * 10_000, False), ("c", b"z", True)]
@@ -188,7 +198,7 @@ async def test_a_body_without_parts_has_none() -> None:
         (b"--" + BOUNDARY.encode() + b"junk\r\n\r\nabc", "more after the boundary"),
         (b"--" + BOUNDARY.encode() + b"\r\nno colon here\r\n\r\nabc", "malformed header line"),
         (b"--" + BOUNDARY.encode() + b"\r\nA: b\r\n folded\r\n\r\nabc", "malformed header line"),
-        (b"--" + BOUNDARY.encode() + b"\r\nX: " + b"a" * 20_000 + b"\r\n\r\n", "over 16,384 bytes"),
+        (b"--" + BOUNDARY.encode() + b"\r\nX: " + b"a" * 20_000 + b"\r\n\r\n", "over 8,192 bytes"),
         (
             b"--" + BOUNDARY.encode() + b"\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
             "more than one Content-Length",
