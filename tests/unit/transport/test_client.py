@@ -20,21 +20,20 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import payload, web
+from aiohttp import web
 
 from gateway.model import ErrorReport, FileDigest, Receipt
 from gateway.receipts import encode_error, encode_receipt
-from gateway.store.api import MessageRecord, StoredFile
+from gateway.store.api import MessageRecord
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.transport import wire
-from gateway.transport.blobpart import BlobPayload
 from gateway.transport.client import (
     Accepted,
     Client,
     Refused,
     Timeouts,
     Unavailable,
-    _in_memory,
+    _joined,
     _retry_after,
     is_blip,
 )
@@ -161,18 +160,19 @@ async def test_the_request_carries_every_part_with_its_length(
     assert all(headers["Content-Length"] == str(len(data)) for _, headers, data in seen.parts)
 
 
-def test_only_a_small_letter_wholly_in_memory_is_joined_into_one_buffer() -> None:
-    def body(*parts: payload.Payload) -> aiohttp.MultipartWriter:
-        writer = aiohttp.MultipartWriter("related")
-        for part in parts:
-            writer.append_payload(part)
-        return writer
-
-    small = payload.BytesPayload(b"x" * 100_000)
-    assert _in_memory(body(payload.BytesPayload(b"<e/>"), small))
-    assert not _in_memory(body(small, payload.BytesPayload(b"x" * (1 << 20))))  # over 1 MiB
-    streamed = BlobPayload(FilesystemBlobStore(Path("unused")), StoredFile("f1", "a", "0" * 64, 10))
-    assert not _in_memory(body(small, streamed))  # a blob is streamed, never read whole
+async def test_a_small_letter_in_memory_is_joined_as_aiohttps_writer_would_send_it(
+    network: Network, blobs: FilesystemBlobStore
+) -> None:
+    record = await outbound(network, blobs, letter([("f1", PDF), ("s1", SIG)]), [PDF, SIG])
+    small = {file.sha256: data for file, data in zip(record.files, (PDF, SIG), strict=True)}
+    client = Client(None, blobs, network.trust, "ru-61")  # type: ignore[arg-type]
+    boundary = "0123456789abcdef"
+    writer = client._body(record, small, boundary)
+    assert _joined(record, small, boundary) == await writer.as_bytes()
+    # A file that streams from the blob store, or a letter over 1 MiB, goes part by part.
+    assert _joined(record, {record.files[0].sha256: PDF}, boundary) is None
+    big = await outbound(network, blobs, letter([("f1", bytes(1 << 20))]), [bytes(1 << 20)])
+    assert _joined(big, {big.files[0].sha256: bytes(1 << 20)}, boundary) is None
 
 
 @pytest.mark.parametrize(
