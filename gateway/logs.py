@@ -48,7 +48,9 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging._srcfile = None  # no walk up the stack for the caller's file and line
+    # No walk up the stack for the caller's file and line. Process-wide: ``lineno`` and
+    # ``funcName`` stay empty and ``stack_info=True`` is ignored (nothing here uses them).
+    logging._srcfile = None
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

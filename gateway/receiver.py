@@ -190,13 +190,18 @@ class Receiver:
             )
         )
         receipt_signature = self._signer.sign(receipt)
-        result = await self._store.add_inbound(
-            _new_message(message, envelope, signature, envelope_sha256, files),
-            receipt,
-            receipt_signature,
-            actor=f"peer:{message.sender}",
-            contents=contents,
-        )
+        try:
+            result = await self._store.add_inbound(
+                _new_message(message, envelope, signature, envelope_sha256, files),
+                receipt,
+                receipt_signature,
+                actor=f"peer:{message.sender}",
+                contents=contents,
+            )
+        except ValueError:
+            # The store's answer when the id is one of our own messages (one we sent, or a
+            # local notification): a letter looked up first is refused the same way.
+            raise _conflict(message) from None
         if not result.new:  # a concurrent delivery of the same message committed first
             return _original(result.record, message, envelope_sha256)
         try:
@@ -419,14 +424,18 @@ def _repeat(
     return _original(known, message, envelope_sha256)
 
 
+def _conflict(message: Message) -> WireError:
+    return WireError(
+        f"message id {message.message_id!r} is already used by a different message",
+        code="message.id_conflict",
+        http_status=409,
+    )
+
+
 def _original(record: MessageRecord, message: Message, envelope_sha256: str) -> Answer:
     """The receipt we gave for ``record``, if ``message`` is really a repeat of it."""
     if not _same(record, message, envelope_sha256):
-        raise WireError(
-            f"message id {message.message_id!r} is already used by a different message",
-            code="message.id_conflict",
-            http_status=409,
-        )
+        raise _conflict(message)
     if record.receipt is None or record.receipt_signature is None:
         raise RuntimeError(f"inbound message {record.message_id} is stored without its receipt")
     log.info("message %s from %s is a duplicate", message.message_id, message.sender,

@@ -349,7 +349,8 @@ class Store(Protocol):
         contents: Mapping[str, bytes] | None = None,
     ) -> Accepted:
         """Record an accepted inbound message with the receipt we give, as ACCEPTED; a message
-        id seen before changes nothing and returns the original record.
+        id seen before changes nothing and returns the original record, unless it is one of
+        our own (an outbound or local message): that is a ValueError.
 
         ``contents`` (SHA-256 → bytes, each at most :data:`SMALL_BLOB` bytes; the caller
         computed every key from its bytes) are files of the message that were not put before:

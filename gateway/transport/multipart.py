@@ -37,6 +37,7 @@ MAX_HEADERS: Final = 8 << 10  # as aiohttp's longest header line; ours have thre
 
 _CRLF: Final = b"\r\n"
 _PADDING: Final = b" \t"
+_MAX_PADDING: Final = 1024  # transport padding after a boundary, before its CRLF
 _READ: Final = 1 << 16  # what one read of the stream asks for while looking for a delimiter
 # The headers a part's reading depends on; a second copy of one of them is refused.
 _SINGLE: Final = frozenset(
@@ -99,6 +100,10 @@ class Silence:
 
     def heard(self) -> None:
         self._since = None
+        if self._scope.when() is not None and not self._scope.expired():
+            # The timer found this read waiting just as its data came: the expiry it set is
+            # still queued and would cancel whatever the receiver awaits next (its commit).
+            self._scope.reschedule(None)
 
     def close(self) -> None:
         self._timer.cancel()
@@ -219,7 +224,7 @@ class Parts:
                 self._done = True  # the close delimiter; the epilogue stays unread
                 self._data, self._at = b"", 0
                 return
-            line_end = data.find(_CRLF, start)
+            line_end = data.find(_CRLF, start, start + _MAX_PADDING + 2)
             if line_end >= 0:
                 if data[start:line_end].strip(_PADDING):
                     raise WireError(
@@ -230,16 +235,24 @@ class Parts:
                 return
             rest = data[start:]
             # Still possible: the first "-" of a close delimiter, or padding and a CR.
-            if len(rest) > 1024 or (rest != b"-" and rest.rstrip(b"\r").strip(_PADDING)):
+            if len(rest) > _MAX_PADDING + 1 or (
+                rest != b"-" and rest.rstrip(b"\r").strip(_PADDING)
+            ):
                 raise WireError("a multipart boundary is not followed by the end of its line")
             await self._more("inside a boundary line")
 
     async def _header_block(self) -> list[bytes]:
         """The header lines of the next part (the unused bytes start at the CRLF ending the
         delimiter line); what is left unused starts at the part's first byte."""
-        while (end := self._data.find(b"\r\n\r\n", self._at, self._at + MAX_HEADERS)) < 0:
+        searched = 0  # bytes of the block already searched, so each byte is searched once
+        while True:
+            start = self._at + max(0, searched - 3)
+            end = self._data.find(b"\r\n\r\n", start, self._at + MAX_HEADERS)
+            if end >= 0:
+                break
             if self._unused() > MAX_HEADERS:
                 raise WireError(f"a part's header block is over {MAX_HEADERS:,} bytes")
+            searched = self._unused()
             await self._more("inside a part's headers")
         block = self._data[self._at + 2 : end]
         self._at = end + 4

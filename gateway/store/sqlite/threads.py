@@ -86,6 +86,9 @@ class _ConnectionThread:
         """Run ``operation(conn)`` in the thread's next batch; its result (the writer's:
         once committed).
 
+        An operation works on the connection only (and may read the clock): the writer may run
+        it twice, when another operation of its batch fails and the batch goes round again.
+
         Cancelling the awaiting task does not withdraw an operation already queued: a write
         may still commit. Write operations are therefore safe to repeat (idempotent intake,
         deduplication by message id, lease fencing).

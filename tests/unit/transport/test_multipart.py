@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
@@ -196,6 +197,7 @@ async def test_a_body_without_parts_has_none() -> None:
         (b"--" + BOUNDARY.encode() + b"\r\nContent-ID: <a>\r\n\r\nabc", "ends inside part"),
         (b"--" + BOUNDARY.encode() + b"\r\nContent-ID: <a>\r\n", "ends inside a part's headers"),
         (b"--" + BOUNDARY.encode() + b"junk\r\n\r\nabc", "more after the boundary"),
+        (b"--" + BOUNDARY.encode() + b" " * 2000 + b"\r\n\r\nabc", "not followed by the end"),
         (b"--" + BOUNDARY.encode() + b"\r\nno colon here\r\n\r\nabc", "malformed header line"),
         (b"--" + BOUNDARY.encode() + b"\r\nA: b\r\n folded\r\n\r\nabc", "malformed header line"),
         (b"--" + BOUNDARY.encode() + b"\r\nX: " + b"a" * 20_000 + b"\r\n\r\n", "over 8,192 bytes"),
@@ -288,6 +290,26 @@ async def test_time_spent_between_reads_is_not_the_senders_silence() -> None:
             await asyncio.sleep(0.5)  # the receiver busy elsewhere (verifying, storing)
             contents.append(await part.read_chunk(100))
     assert contents == [b"first", b"second"]
+
+
+async def test_data_that_comes_as_the_timer_fires_does_not_time_out_what_follows() -> None:
+    # The loop is busy past the deadline; the timer and the data then come in the same turn.
+    # The read returns, and the receiver's next wait (its commit) must not be cancelled.
+    loop = asyncio.get_running_loop()
+    stream = stream_of([b"--" + BOUNDARY.encode() + b"\r\nContent-ID: <a>\r\n\r\nhello"], eof=False)
+
+    def busy_then_data() -> None:
+        time.sleep(0.25)
+        loop.call_soon(stream.feed_data, b"\r\n--" + BOUNDARY.encode() + b"--\r\n")
+
+    loop.call_later(0.05, busy_then_data)
+    async with multipart.parts(stream, BOUNDARY.encode(), 0.2) as parts:
+        async for part in parts:
+            while await part.read_chunk(100):
+                pass
+        await asyncio.sleep(0.05)  # as the receiver awaits its commit
+        committed = True
+    assert committed
 
 
 async def test_a_timeout_from_the_block_itself_is_not_taken_for_silence() -> None:

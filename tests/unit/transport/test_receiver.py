@@ -21,6 +21,7 @@ from gateway.store.api import Direction
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.store.sqlite import SqliteStore
 from gateway.transport.wire import Limits
+from tests.unit.store.messages import new_message
 from tests.unit.transport.harness import (
     MemoryStore,
     Network,
@@ -403,3 +404,28 @@ async def test_small_files_held_by_all_requests_together_stay_within_the_bound(
             assert stored is not None
             (file,) = stored.files
             assert b"".join([c async for c in store.blobs.read(file.sha256)]) == data
+
+
+@pytest.mark.parametrize("size", [1000, 400_000], ids=["not looked up first", "looked up first"])
+async def test_a_letter_reusing_the_id_of_our_own_message_is_a_conflict(
+    network: Network, tmp_path: Path, size: int
+) -> None:
+    data = os.urandom(size)
+    message = letter([("f1", data)])
+    record = await outbound(network, FilesystemBlobStore(tmp_path / "a"), message, [data])
+    async with await SqliteStore.open(tmp_path / "b") as store:
+        ours = new_message(Direction.OUT, message_id=message.message_id, peer="ru-61")
+        await store.add_outbound(ours, actor="test")
+        receiver = Receiver("ru-14", network.signers["ru-14"], network.trust, store)
+        parts = Parts(
+            [
+                FakePart("envelope", record.envelope),
+                FakePart("envelope.p7s", record.signature),
+                FakePart("f1", data),
+            ]
+        )
+        with pytest.raises(GatewayError) as info:
+            await receiver.receive(aiter(parts))
+        assert (info.value.code, info.value.http_status) == ("message.id_conflict", 409)
+        stored = await store.get(message.message_id)
+        assert stored is not None and stored.direction is Direction.OUT
