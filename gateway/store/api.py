@@ -109,6 +109,42 @@ class MessageRecord:
     error_message: str | None
 
 
+def inserted(
+    message: NewMessage,
+    *,
+    state: State,
+    at: dt.datetime,
+    receipt: bytes | None = None,
+    receipt_signature: bytes | None = None,
+) -> MessageRecord:
+    """The record of ``message`` just as it was written, in ``state`` at ``at``: no attempts,
+    no error yet."""
+    return MessageRecord(
+        message_id=message.message_id,
+        direction=message.direction,
+        peer=message.peer,
+        type=message.type,
+        state=state,
+        created_at=message.created_at,
+        updated_at=at,
+        envelope=message.envelope,
+        signature=message.signature,
+        envelope_sha256=message.envelope_sha256,
+        files=message.files,
+        expires_at=message.expires_at,
+        correlation_id=message.correlation_id,
+        document_uid=message.document_uid,
+        registration_number=message.registration_number,
+        local_ref=message.local_ref,
+        attempts=0,
+        next_attempt_at=None,
+        receipt=receipt,
+        receipt_signature=receipt_signature,
+        error_code=None,
+        error_message=None,
+    )
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     at: dt.datetime

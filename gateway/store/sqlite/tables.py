@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 
 from gateway.audit import GENESIS, record_hash
-from gateway.store.api import Direction, MessageRecord, NewMessage, State
+from gateway.store.api import Direction, MessageRecord, NewMessage, State, inserted
 from gateway.store.filesjson import files_to_json
 from gateway.store.sqlite import rows
 
@@ -103,29 +104,17 @@ def as_inserted(
 ) -> MessageRecord:
     """The record :func:`insert_message` has just written, as :func:`fetch` would read it back
     (times to the stored microsecond), without reading it back."""
-    return MessageRecord(
-        message_id=message.message_id,
-        direction=message.direction,
-        peer=message.peer,
-        type=message.type,
+    record = inserted(
+        message,
         state=state,
-        created_at=rows.from_us(rows.to_us(message.created_at)),
-        updated_at=rows.from_us(at),
-        envelope=message.envelope,
-        signature=message.signature,
-        envelope_sha256=message.envelope_sha256,
-        files=message.files,
-        expires_at=rows.from_us_or_none(rows.to_us_or_none(message.expires_at)),
-        correlation_id=message.correlation_id,
-        document_uid=message.document_uid,
-        registration_number=message.registration_number,
-        local_ref=message.local_ref,
-        attempts=0,
-        next_attempt_at=None,
+        at=rows.from_us(at),
         receipt=receipt,
         receipt_signature=receipt_signature,
-        error_code=None,
-        error_message=None,
+    )
+    return replace(
+        record,
+        created_at=rows.from_us(rows.to_us(message.created_at)),
+        expires_at=rows.from_us_or_none(rows.to_us_or_none(message.expires_at)),
     )
 
 

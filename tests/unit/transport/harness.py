@@ -31,6 +31,7 @@ from gateway.store.api import (
     NewMessage,
     State,
     StoredFile,
+    inserted,
     small_contents,
 )
 from gateway.store.blobs import FilesystemBlobStore
@@ -190,30 +191,12 @@ class MemoryStore:
             return Accepted(new=False, record=known)
         for file in message.files:
             assert await self.blobs.exists(file.sha256), "blobs are durable before the write"
-        now = dt.datetime.now(dt.UTC)
-        record = MessageRecord(
-            message_id=message.message_id,
-            direction=message.direction,
-            peer=message.peer,
-            type=message.type,
+        record = inserted(
+            message,
             state=State.ACCEPTED,
-            created_at=message.created_at,
-            updated_at=now,
-            envelope=message.envelope,
-            signature=message.signature,
-            envelope_sha256=message.envelope_sha256,
-            files=message.files,
-            expires_at=message.expires_at,
-            correlation_id=message.correlation_id,
-            document_uid=message.document_uid,
-            registration_number=message.registration_number,
-            local_ref=message.local_ref,
-            attempts=0,
-            next_attempt_at=None,
+            at=dt.datetime.now(dt.UTC),
             receipt=receipt,
             receipt_signature=receipt_signature,
-            error_code=None,
-            error_message=None,
         )
         self.records[message.message_id] = record
         self.audit_actors.append(actor)
