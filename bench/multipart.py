@@ -24,25 +24,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import BodyPartReader, MultipartReader
-from aiohttp.base_protocol import BaseProtocol
-from aiohttp.streams import StreamReader
 from multidict import CIMultiDict
 
 from gateway.transport import multipart
 from gateway.transport.wire import CHUNK
+from tests.unit.transport.harness import stream_of
 
 SIZES = {"envelope": 5000, "envelope.p7s": 1500, "f1": 102_400, "s1": 2048}
 PIECE = 1 << 16
-
-
-class _Connection(BaseProtocol):
-    connected = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self, resume_parser: bool = True) -> None:
-        pass
 
 
 def body() -> tuple[str, bytes]:
@@ -58,18 +47,13 @@ def body() -> tuple[str, bytes]:
     return boundary, bytes(out)
 
 
-def stream_of(data: bytes) -> StreamReader:
-    loop = asyncio.get_running_loop()
-    stream = StreamReader(_Connection(loop), 2**16, loop=loop)
-    for at in range(0, len(data), PIECE):
-        stream.feed_data(data[at : at + PIECE])
-    stream.feed_eof()
-    return stream
+def pieces(data: bytes) -> list[bytes]:
+    return [data[at : at + PIECE] for at in range(0, len(data), PIECE)]
 
 
 async def with_aiohttp(boundary: str, data: bytes) -> int:
     headers = CIMultiDict({"Content-Type": f"multipart/related; boundary={boundary}"})
-    reader = MultipartReader(headers, stream_of(data))
+    reader = MultipartReader(headers, stream_of(pieces(data)))
     total = 0
     while True:
         async with asyncio.timeout(60):
@@ -88,7 +72,7 @@ async def with_aiohttp(boundary: str, data: bytes) -> int:
 
 async def with_gateway(boundary: str, data: bytes) -> int:
     total = 0
-    async with multipart.parts(stream_of(data), boundary.encode(), 60) as parts:
+    async with multipart.parts(stream_of(pieces(data)), boundary.encode(), 60) as parts:
         async for part in parts:
             while chunk := await part.read_chunk(CHUNK):
                 total += len(chunk)
@@ -96,7 +80,7 @@ async def with_gateway(boundary: str, data: bytes) -> int:
 
 
 async def stream_only(boundary: str, data: bytes) -> int:
-    stream, total = stream_of(data), 0
+    stream, total = stream_of(pieces(data)), 0
     while chunk := await stream.read(CHUNK):
         total += len(chunk)
     return total

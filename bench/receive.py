@@ -31,27 +31,14 @@ import time
 import uuid
 from pathlib import Path
 
-from aiohttp.base_protocol import BaseProtocol
-from aiohttp.streams import StreamReader
-
 from gateway.receiver import Receiver
 from gateway.store.api import MessageRecord
 from gateway.store.blobs import FilesystemBlobStore
 from gateway.store.sqlite import SqliteStore
 from gateway.transport import multipart
-from tests.unit.transport.harness import Network, letter, outbound
+from tests.unit.transport.harness import Network, letter, outbound, stream_of
 
 CONCURRENT = 64
-
-
-class _Connection(BaseProtocol):
-    connected = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self, resume_parser: bool = True) -> None:
-        pass
 
 
 def request_body(record: MessageRecord, files: list[tuple[str, bytes]]) -> tuple[bytes, bytes]:
@@ -81,7 +68,6 @@ async def one_round(letters: int, folder: Path, callgrind: bool) -> None:
             network, sender_blobs, letter([("f1", pdf), ("s1", p7s)]), [pdf, p7s]
         )
         bodies.append(request_body(record, [("f1", pdf), ("s1", p7s)]))
-    loop = asyncio.get_running_loop()
     async with await SqliteStore.open(folder / "b") as store:
         receiver = Receiver("ru-14", network.signers["ru-14"], network.trust, store)
         waiting = list(reversed(bodies))
@@ -89,10 +75,9 @@ async def one_round(letters: int, folder: Path, callgrind: bool) -> None:
         async def worker() -> None:
             while waiting:
                 boundary, data = waiting.pop()
-                stream = StreamReader(_Connection(loop), 2**16, loop=loop)
-                for at in range(0, len(data), 1 << 16):
-                    stream.feed_data(data[at : at + (1 << 16)])
-                stream.feed_eof()
+                stream = stream_of(
+                    [data[at : at + (1 << 16)] for at in range(0, len(data), 1 << 16)]
+                )
                 async with multipart.parts(stream, boundary, 60) as parts:
                     await receiver.receive(parts)
 

@@ -8,6 +8,7 @@ of the Store contract (the integration tests use the real SQLite store).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -19,6 +20,8 @@ from ssl import SSLContext
 
 import aiohttp
 from aiohttp import web
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.streams import StreamReader
 
 from gateway.crypto import CmsSigner, TrustPolicy, TrustStore, issue_certificate, new_ca
 from gateway.model import Document, FileRef, FileRole, Message, Organization, Person
@@ -261,3 +264,27 @@ def multipart(
 async def _pieces(data: bytes, size: int = 1 << 16) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+class _Connection(BaseProtocol):
+    """Stands in for a connection: flow control asks it to pause and resume reading."""
+
+    connected = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
+
+def stream_of(pieces: Sequence[bytes], *, eof: bool = True) -> StreamReader:
+    """aiohttp's request stream, fed ``pieces`` as a socket would deliver them (on the
+    running loop); more can be fed later unless ``eof``."""
+    loop = asyncio.get_running_loop()
+    stream = StreamReader(_Connection(loop), 2**16, loop=loop)
+    for piece in pieces:
+        stream.feed_data(piece)
+    if eof:
+        stream.feed_eof()
+    return stream

@@ -14,36 +14,14 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import pytest
-from aiohttp.base_protocol import BaseProtocol
 from aiohttp.streams import StreamReader
 from multidict import CIMultiDict
 
 from gateway.transport import multipart
 from gateway.transport.wire import WireError
+from tests.unit.transport.harness import stream_of
 
 BOUNDARY = "b0f3a1c2d4e5"
-
-
-class _Connection(BaseProtocol):
-    """Stands in for the connection: flow control asks it to pause and resume reading."""
-
-    connected = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self, resume_parser: bool = True) -> None:
-        pass
-
-
-def stream_of(pieces: Sequence[bytes], *, eof: bool = True) -> StreamReader:
-    loop = asyncio.get_running_loop()
-    stream = StreamReader(_Connection(loop), 2**16, loop=loop)
-    for piece in pieces:
-        stream.feed_data(piece)
-    if eof:
-        stream.feed_eof()
-    return stream
 
 
 async def trickled(stream: StreamReader, pieces: Sequence[bytes]) -> None:
