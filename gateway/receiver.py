@@ -150,7 +150,7 @@ class Receiver:
         try:
             verified = self._verified(message, envelope, signature, inbound)
             if known is not None:  # the id is taken by another message: a conflict, verified
-                return _original(known, message, envelope_sha256)
+                raise _conflict(message)
             self._check_window(message)
         except GatewayError:
             if not looked:

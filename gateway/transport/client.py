@@ -333,12 +333,12 @@ def _joined(record: MessageRecord, small: dict[str, bytes], boundary: str) -> by
     One buffer is also one send: aiohttp writes each boundary, header block and part to the
     socket on its own, ~18 sends per letter here and as many reads at the peer.
     """
-    contents = [small.get(file.sha256) for file in record.files]
     parts = [
         (wire.ENVELOPE_ID, wire.ENVELOPE_MEDIA_TYPE, record.envelope),
         (wire.SIGNATURE_ID, wire.SIGNATURE_MEDIA_TYPE, record.signature),
     ]
-    for file, content in zip(record.files, contents, strict=True):
+    for file in record.files:
+        content = small.get(file.sha256)
         if content is None:
             return None
         parts.append((file.file_id, wire.FILE_MEDIA_TYPE, content))

@@ -125,6 +125,7 @@ class Parts:
         self._stream = stream
         self._dash = b"--" + boundary
         self._delimiter = _CRLF + self._dash
+        self._keep = len(self._delimiter) - 1  # trailing bytes that may begin a delimiter
         self._silence = silence
         self._data = b""
         self._at = 0
@@ -151,13 +152,18 @@ class Parts:
     # ``_data[_at:]`` is what was read from the stream and not used yet: positions move instead
     # of bytes, so a part's bytes are copied once, when they are handed out.
 
-    async def _more(self, what: str) -> None:
-        """Add what the stream has (waiting for it if need be) to the unused bytes."""
+    async def _receive(self, size: int, what: str) -> bytes:
+        """Up to ``size`` bytes from the stream, waiting for them (as silence) if need be."""
         self._silence.waiting()
-        chunk = await self._stream.read(_READ)
+        chunk = await self._stream.read(size)
         self._silence.heard()
         if not chunk:
             raise WireError(f"the request body ends {what}")
+        return chunk
+
+    async def _more(self, what: str) -> None:
+        """Add what the stream has (waiting for it if need be) to the unused bytes."""
+        chunk = await self._receive(_READ, what)
         self._data = self._data[self._at :] + chunk if self._at < len(self._data) else chunk
         self._at = 0
 
@@ -173,23 +179,17 @@ class Parts:
         """Up to ``size`` bytes (at least one): unused ones first, else from the stream."""
         if unused := self._unused():
             return self._take(min(size, unused))
-        self._silence.waiting()
-        chunk = await self._stream.read(size)
-        self._silence.heard()
-        if not chunk:
-            raise WireError(f"the request body ends {what}")
-        return chunk
+        return await self._receive(size, what)
 
     async def _until_delimiter(self, size: int, what: str) -> bytes:
         """Up to ``size`` bytes before the next delimiter (``b""`` when it is next)."""
-        keep = len(self._delimiter) - 1  # a delimiter could start in the last bytes
         while True:
             at = self._at
             found = self._data.find(self._delimiter, at, at + size + len(self._delimiter))
             if found >= 0:
                 return self._take(found - at)
-            if self._unused() > keep:
-                return self._take(min(size, self._unused() - keep))
+            if self._unused() > self._keep:
+                return self._take(min(size, self._unused() - self._keep))
             await self._more(what)
 
     # --- syntax ----------------------------------------------------------------------------
@@ -203,9 +203,8 @@ class Parts:
             self._at = 0
         else:
             skipped = 0  # the preamble is dropped as it is searched, so it never piles up
-            keep = len(self._delimiter) - 1
             while (found := self._data.find(self._delimiter, self._at)) < 0:
-                drop = max(0, self._unused() - keep)
+                drop = max(0, self._unused() - self._keep)
                 skipped += drop
                 self._at += drop
                 if skipped > MAX_PREAMBLE:
@@ -290,17 +289,17 @@ class Part:
         self.size = None if length is None else int(length)
         self._left = self.size  # bytes of a declared length still to read
         self._ended = False
+        self._where = f"inside part {self.content_id!r}"  # for errors
 
     async def read_chunk(self, size: int) -> bytes:
         """Up to ``size`` bytes of the part; ``b""`` at its end."""
         if self._ended:
             return b""
         parts = self._parts
-        where = f"inside part {self.content_id!r}"
         if self._left is None:
-            chunk = await parts._until_delimiter(size, where)
+            chunk = await parts._until_delimiter(size, self._where)
         elif self._left:
-            chunk = await parts._read(min(size, self._left), where)
+            chunk = await parts._read(min(size, self._left), self._where)
             self._left -= len(chunk)
         else:
             chunk = b""
