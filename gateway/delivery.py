@@ -25,6 +25,7 @@ from gateway import envelope
 from gateway.config import Participant, RetryPolicy
 from gateway.doorbell import Doorbell
 from gateway.errors import GatewayError
+from gateway.leases import Leases
 from gateway.model import Message, Notification, NotificationKind
 from gateway.retry import next_attempt_at, with_blip_retries
 from gateway.routing import Router
@@ -75,6 +76,7 @@ class DeliveryWorker:
         self.participant, self.policy, self.owner = participant, policy, owner
         self.lease, self.capacity, self.idle = lease, capacity, idle
         self.on_local, self.clock, self.observe = on_local, clock, observe
+        self.leases = Leases(store, owner, lease, clock)
         self._bell = Doorbell()
         self._inflight: dict[asyncio.Task[None], str] = {}  # each attempt's peer
         self._windows: dict[str, PeerWindow] = {}
@@ -84,22 +86,24 @@ class DeliveryWorker:
         self._bell.ring()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set, then let the attempts in flight finish."""
-        try:
-            while not stop.is_set():
-                self._bell.reset()  # before looking: a ring while we look is kept
-                claimed = 0
-                room = self.capacity - len(self._inflight)
-                if room > 0:
-                    try:
-                        claimed = await self.claim(room)
-                    except Exception:
-                        log.exception("claiming due messages failed; trying again shortly")
-                if claimed == 0 or len(self._inflight) >= self.capacity:
-                    await self._bell.wait(stop, self.idle)
-        finally:
-            if self._inflight:
-                await asyncio.wait(set(self._inflight))
+        """Deliver until ``stop`` is set, then let the attempts in flight finish. The leases
+        of the messages in flight are renewed until their attempts end (:mod:`gateway.leases`)."""
+        async with self.leases.kept():
+            try:
+                while not stop.is_set():
+                    self._bell.reset()  # before looking: a ring while we look is kept
+                    claimed = 0
+                    room = self.capacity - len(self._inflight)
+                    if room > 0:
+                        try:
+                            claimed = await self.claim(room)
+                        except Exception:
+                            log.exception("claiming due messages failed; trying again shortly")
+                    if claimed == 0 or len(self._inflight) >= self.capacity:
+                        await self._bell.wait(stop, self.idle)
+            finally:
+                if self._inflight:
+                    await asyncio.wait(set(self._inflight))
 
     async def claim(self, limit: int) -> int:
         """Lease up to ``limit`` due messages and start their attempts; how many it leased.
@@ -136,6 +140,10 @@ class DeliveryWorker:
 
     async def deliver(self, record: MessageRecord) -> None:
         """One attempt (with its in-process blip retries) and its recorded outcome."""
+        with self.leases.holding(record.message_id):
+            await self._deliver(record)
+
+    async def _deliver(self, record: MessageRecord) -> None:
         started = time.monotonic()
         outcome = await self._attempt(record)
         extra = {"message_id": record.message_id}

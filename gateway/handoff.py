@@ -24,6 +24,7 @@ from typing import Generic, Protocol, TypeVar
 
 from gateway.doorbell import Doorbell
 from gateway.gate import Gate
+from gateway.leases import Leases
 from gateway.settle import settled
 from gateway.store import durable
 from gateway.store.api import (
@@ -262,6 +263,7 @@ class HandoffWorker:
         self.lease, self.batch, self.idle, self.clock = lease, batch, idle, clock
         self.parallel = parallel
         self.memory = Gate(memory)
+        self.leases = Leases(store, owner, lease, clock)
         self._bell = Doorbell()
 
     def wake(self) -> None:
@@ -273,33 +275,40 @@ class HandoffWorker:
 
         A pipeline rather than rounds: up to ``parallel`` messages are in flight, and more
         are claimed as soon as there is room, so one slow export never holds back those
-        behind it, and exports that arrive together share the sink's batches."""
+        behind it, and exports that arrive together share the sink's batches. The leases of
+        the messages in flight are renewed until their exports end (:mod:`gateway.leases`)."""
         inflight: set[asyncio.Task[None]] = set()
-        try:
-            while not stop.is_set():
-                self._bell.reset()  # before looking: a ring while we look is kept
-                room = self.parallel - len(inflight)
-                if room <= 0:
-                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                try:
-                    records = await self.store.claim_handoff(
-                        self.owner, now=self.clock(), lease=self.lease, limit=min(self.batch, room)
-                    )
-                except Exception:
-                    log.exception("hand-off claim failed; trying again shortly")
-                    records = []
-                for record in records:
-                    task = asyncio.create_task(self._hand_off(record))
-                    inflight.add(task)
-                    task.add_done_callback(inflight.discard)
-                if not records:
-                    await self._bell.wait(stop, self.idle)
-        finally:
-            if inflight:
-                await asyncio.wait(inflight)
+        async with self.leases.kept():
+            try:
+                while not stop.is_set():
+                    self._bell.reset()  # before looking: a ring while we look is kept
+                    room = self.parallel - len(inflight)
+                    if room <= 0:
+                        await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                        continue
+                    try:
+                        records = await self.store.claim_handoff(
+                            self.owner, now=self.clock(), lease=self.lease,
+                            limit=min(self.batch, room),
+                        )  # fmt: skip
+                    except Exception:
+                        log.exception("hand-off claim failed; trying again shortly")
+                        records = []
+                    for record in records:
+                        task = asyncio.create_task(self._hand_off(record))
+                        inflight.add(task)
+                        task.add_done_callback(inflight.discard)
+                    if not records:
+                        await self._bell.wait(stop, self.idle)
+            finally:
+                if inflight:
+                    await asyncio.wait(inflight)
 
     async def _hand_off(self, record: MessageRecord) -> None:
+        with self.leases.holding(record.message_id):
+            await self._export_and_mark(record)
+
+    async def _export_and_mark(self, record: MessageRecord) -> None:
         try:
             async with self.memory.hold(_weight(record)):
                 detail = await self.sink.export(record, self.store.blobs)

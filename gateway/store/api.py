@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
@@ -372,6 +372,15 @@ class Store(Protocol):
 
     async def release_leases(self, owner: str | None = None) -> int:
         """Give back the leases of ``owner`` (all owners with None: single-node start-up)."""
+        ...
+
+    async def renew_leases(
+        self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
+    ) -> int:
+        """Extend to ``now + lease`` the leases that ``owner`` still holds on ``message_ids``
+        (outbound or hand-off), so work that outlasts its lease is not claimed a second time;
+        how many it extended. A lease taken over by another owner, or given up when its
+        message was finished, is left alone."""
         ...
 
     # --- inbound and local ---------------------------------------------------------------

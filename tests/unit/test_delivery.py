@@ -4,6 +4,7 @@ covered end to end in tests/integration)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,39 @@ async def test_a_slow_peers_backlog_does_not_hold_up_letters_to_other_peers(
             answer.set()
             await running
         assert all(worker.rooms().of(name) == 16 for name in sent)  # every place given back
+
+
+async def test_an_attempt_that_outlasts_its_lease_keeps_it_and_is_sent_once(
+    tmp_path: Path,
+) -> None:
+    """A send that takes four leases' time (a large file on a slow link): the worker renews
+    the leases of what it holds, so neither its own next claim nor another worker sends the
+    letter a second time while the first attempt runs."""
+    sent: list[str] = []
+
+    async def send(record: MessageRecord, peer: Participant) -> client.Result:
+        sent.append(record.message_id)
+        await asyncio.sleep(1.6)
+        return client.Accepted(b"<receipt/>", b"signature")
+
+    router = Router([Participant(FAST, FAST, "http://127.0.0.1:1/gw/v1/messages", ())])
+    lease = dt.timedelta(seconds=0.4)
+    async with await SqliteStore.open(tmp_path / "a", synchronous="OFF") as store:
+        message_id = (await store.add_outbound(new_message(peer=FAST), actor="t")).message_id
+        workers = [
+            DeliveryWorker(
+                store, send, router, "ru-61", RetryPolicy(), owner=f"node-{n}", lease=lease,
+                idle=0.02,
+            )
+            for n in (1, 2)
+        ]  # fmt: skip
+        stop = asyncio.Event()
+        running = [asyncio.create_task(worker.run(stop)) for worker in workers]
+        try:
+            async with asyncio.timeout(10):
+                while not await all_delivered(store, [message_id]):
+                    await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await asyncio.gather(*running)  # every attempt started has finished
+    assert sent == [message_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -260,3 +261,21 @@ async def test_exports_in_flight_hold_no_more_than_the_memory_budget(tmp_path: P
     assert [held for held in sink.peaks if large.message_id in held] == [
         {large.message_id: handoff._weight(large)}  # larger than the budget: it went alone
     ]
+
+
+async def test_an_export_that_outlasts_its_lease_keeps_it_and_runs_once(tmp_path: Path) -> None:
+    """A sink that takes four leases' time (a stalled share): the worker renews the leases of
+    what it holds, so neither its own next claim nor another worker starts the export again."""
+    lease = dt.timedelta(seconds=0.4)
+    async with await SqliteStore.open(tmp_path / "data") as store:
+        message_id = (await inbound(store, {"a.txt": b"text"})).message_id
+        sink = GatedSink(pause=1.6)
+        workers = [
+            HandoffWorker(store, sink, owner=f"node-{n}", lease=lease, idle=0.02) for n in (1, 2)
+        ]
+        stop = asyncio.Event()
+        running = [asyncio.create_task(worker.run(stop)) for worker in workers]
+        await until(lambda: _all_handed_off(store, [message_id]))
+        stop.set()
+        await asyncio.gather(*running)  # every export started has finished
+    assert sink.exported == [message_id]

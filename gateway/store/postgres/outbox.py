@@ -249,6 +249,19 @@ async def release(conn: Connection, owner: str | None) -> int:
     return int(str(status).rsplit(" ", 1)[-1])  # the command tag: "UPDATE <count>"
 
 
+async def renew(
+    conn: Connection, owner: str, message_ids: Sequence[str], lease_until: dt.datetime
+) -> int:
+    status = await conn.execute(
+        "UPDATE messages SET lease_until = $1 WHERE lease_owner = $2"
+        " AND message_id = ANY($3::text[])",
+        lease_until,
+        owner,
+        list(message_ids),
+    )
+    return int(str(status).rsplit(" ", 1)[-1])  # the command tag: "UPDATE <count>"
+
+
 async def retry(tx: Tx, message_id: str, actor: str, now: dt.datetime) -> MessageRecord:
     record = await _operator_target(tx, message_id)
     if not record.state.dead:

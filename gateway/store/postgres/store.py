@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -259,6 +259,14 @@ class PostgresStore:
 
     async def release_leases(self, owner: str | None = None) -> int:
         return await self._read(lambda conn: outbox.release(conn, owner))
+
+    async def renew_leases(
+        self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
+    ) -> int:
+        if not message_ids:
+            return 0
+        ids = list(message_ids)
+        return await self._read(lambda conn: outbox.renew(conn, owner, ids, now + lease))
 
     # --- inbound and local ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Final
 
 from gateway.store.api import (
@@ -232,6 +233,16 @@ def release(conn: sqlite3.Connection, owner: str | None) -> int:
             (owner,),
         )
     return cursor.rowcount
+
+
+def renew(
+    conn: sqlite3.Connection, owner: str, message_ids: Collection[str], lease_until: int
+) -> int:
+    cursor = conn.executemany(
+        "UPDATE messages SET lease_until = ? WHERE message_id = ? AND lease_owner = ?",
+        [(lease_until, message_id, owner) for message_id in message_ids],
+    )
+    return cursor.rowcount  # the sum over the statements
 
 
 def retry(

@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -191,6 +191,14 @@ class SqliteStore:
 
     async def release_leases(self, owner: str | None = None) -> int:
         return await self._writer.submit(lambda conn: outbox.release(conn, owner))
+
+    async def renew_leases(
+        self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
+    ) -> int:
+        if not message_ids:
+            return 0
+        until = rows.to_us(now + lease)
+        return await self._writer.submit(lambda conn: outbox.renew(conn, owner, message_ids, until))
 
     # --- inbound and local ---------------------------------------------------------------
 

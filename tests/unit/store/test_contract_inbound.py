@@ -138,6 +138,27 @@ async def test_an_expired_hand_off_lease_gives_the_message_back(store: Store) ->
     assert len(await store.claim_handoff("h2", now=at + LEASE, lease=LEASE, limit=1)) == 1
 
 
+async def test_a_renewed_hand_off_lease_keeps_the_message_from_other_claims(store: Store) -> None:
+    ids = [(await store.add_inbound(new_message(Direction.IN), b"r", b"s", actor="peer:x"))
+           .record.message_id for _ in range(2)]  # fmt: skip
+    at = now()
+    claimed = await store.claim_handoff("h", now=at, lease=LEASE, limit=2)
+    assert sorted(r.message_id for r in claimed) == sorted(ids)
+
+    # Only the first is still being worked on; "other" holds neither.
+    assert await store.renew_leases("other", ids, now=at + LEASE / 2, lease=LEASE) == 0
+    assert await store.renew_leases("h", ids[:1], now=at + LEASE / 2, lease=LEASE) == 1
+    # Past the first lease: the renewed one stays out of reach, the other comes back.
+    taken = await store.claim_handoff("h2", now=at + LEASE, lease=LEASE, limit=9)
+    assert [r.message_id for r in taken] == ids[1:]
+    assert await store.claim_handoff("h2", now=at + LEASE * 5 / 4, lease=LEASE, limit=9) == []
+    # A lease taken over is not the old owner's to renew, and a finished message has none.
+    assert await store.renew_leases("h", ids[1:], now=at + LEASE, lease=LEASE) == 0
+    assert await store.mark_handed_off(ids[0], "h", detail="exported")
+    assert await store.renew_leases("h", ids[:1], now=at + LEASE, lease=LEASE) == 0
+    assert await store.renew_leases("h", [], now=at, lease=LEASE) == 0
+
+
 async def test_small_files_can_ride_with_the_inbound_message_in_its_own_write(
     store: Store,
 ) -> None:

@@ -354,3 +354,18 @@ async def test_release_leases_gives_messages_back_at_once(store: Store) -> None:
     assert await store.release_leases() == 3
     assert len(await store.claim_outbound("w4", now=at, lease=LEASE, limit=9)) == 3
     assert await store.release_leases("nobody") == 0
+
+
+async def test_a_renewed_lease_keeps_an_attempt_from_other_claims(store: Store) -> None:
+    ids = [(await store.add_outbound(new_message(), actor="a")).message_id for _ in range(3)]
+    at = now()
+    assert len(await store.claim_outbound("w1", now=at, lease=LEASE, limit=3)) == 3
+
+    assert await store.renew_leases("w1", ids[:2], now=at + LEASE / 2, lease=LEASE) == 2
+    taken = await store.claim_outbound("w2", now=at + LEASE, lease=LEASE, limit=9)
+    assert [r.message_id for r in taken] == ids[2:]  # only the lease not renewed ran out
+    assert await store.renew_leases("w1", ids, now=at + LEASE, lease=LEASE) == 2  # not w2's
+    assert await store.claim_outbound("w3", now=at + LEASE * 3 / 2, lease=LEASE, limit=9) == []
+    # Its attempt is recorded as the holder's: the renewal kept it the holder's.
+    assert await store.finish_attempt(ids[0], "w1", Delivered(b"<receipt/>", b"sig"))
+    assert await store.renew_leases("w1", ids[:1], now=at + LEASE, lease=LEASE) == 0
