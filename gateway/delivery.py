@@ -107,6 +107,7 @@ class DeliveryWorker:
 
     async def claim(self, limit: int) -> int:
         """Lease up to ``limit`` due messages and start their attempts; how many it leased.
+        Their leases are renewed while :meth:`run` runs (a caller of this alone renews none).
 
         At most two windows' worth per peer are claimed at once (:meth:`rooms`), so a peer's
         long backlog, or a peer slow to answer, cannot fill the worker while letters to other

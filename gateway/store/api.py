@@ -377,10 +377,10 @@ class Store(Protocol):
     async def renew_leases(
         self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
     ) -> int:
-        """Extend to ``now + lease`` the leases that ``owner`` still holds on ``message_ids``
-        (outbound or hand-off), so work that outlasts its lease is not claimed a second time;
-        how many it extended. A lease taken over by another owner, or given up when its
-        message was finished, is left alone."""
+        """Extend to ``now + lease`` (never shorten) the leases that ``owner`` still holds on
+        ``message_ids`` (outbound or hand-off), so work that outlasts its lease is not claimed
+        a second time; how many messages it extended. A lease taken over by another owner, or
+        given up when its message was finished, is left alone."""
         ...
 
     # --- inbound and local ---------------------------------------------------------------

@@ -82,34 +82,40 @@ async def test_a_slow_peers_backlog_does_not_hold_up_letters_to_other_peers(
 async def test_an_attempt_that_outlasts_its_lease_keeps_it_and_is_sent_once(
     tmp_path: Path,
 ) -> None:
-    """A send that takes four leases' time (a large file on a slow link): the worker renews
-    the leases of what it holds, so neither its own next claim nor another worker sends the
-    letter a second time while the first attempt runs."""
+    """A send that takes over three leases' time (a large file on a slow link): its worker
+    renews the lease while the send runs, also while the worker stops (SIGTERM lets attempts
+    finish), so another worker does not send the letter a second time alongside it."""
     sent: list[str] = []
+    started = asyncio.Event()
 
     async def send(record: MessageRecord, peer: Participant) -> client.Result:
         sent.append(record.message_id)
-        await asyncio.sleep(1.6)
+        started.set()
+        await asyncio.sleep(2.0)
         return client.Accepted(b"<receipt/>", b"signature")
 
     router = Router([Participant(FAST, FAST, "http://127.0.0.1:1/gw/v1/messages", ())])
-    lease = dt.timedelta(seconds=0.4)
+    lease = dt.timedelta(seconds=0.6)
     async with await SqliteStore.open(tmp_path / "a", synchronous="OFF") as store:
         message_id = (await store.add_outbound(new_message(peer=FAST), actor="t")).message_id
-        workers = [
+        first, second = [
             DeliveryWorker(
                 store, send, router, "ru-61", RetryPolicy(), owner=f"node-{n}", lease=lease,
                 idle=0.02,
             )
             for n in (1, 2)
         ]  # fmt: skip
-        stop = asyncio.Event()
-        running = [asyncio.create_task(worker.run(stop)) for worker in workers]
+        stop_first, stop_second = asyncio.Event(), asyncio.Event()
+        running = [asyncio.create_task(first.run(stop_first))]
         try:
+            await asyncio.wait_for(started.wait(), 10)
+            running.append(asyncio.create_task(second.run(stop_second)))
+            stop_first.set()  # the first drains: its attempt, and its renewals, go on
             async with asyncio.timeout(10):
                 while not await all_delivered(store, [message_id]):
                     await asyncio.sleep(0.02)
         finally:
-            stop.set()
+            stop_first.set()
+            stop_second.set()
             await asyncio.gather(*running)  # every attempt started has finished
     assert sent == [message_id]

@@ -264,18 +264,26 @@ async def test_exports_in_flight_hold_no_more_than_the_memory_budget(tmp_path: P
 
 
 async def test_an_export_that_outlasts_its_lease_keeps_it_and_runs_once(tmp_path: Path) -> None:
-    """A sink that takes four leases' time (a stalled share): the worker renews the leases of
-    what it holds, so neither its own next claim nor another worker starts the export again."""
-    lease = dt.timedelta(seconds=0.4)
+    """An export that takes over three leases' time (a stalled share): its worker renews the
+    lease while the export runs, also while the worker stops (SIGTERM lets exports finish), so
+    another worker does not start the export a second time alongside it."""
+    lease = dt.timedelta(seconds=0.6)
     async with await SqliteStore.open(tmp_path / "data") as store:
         message_id = (await inbound(store, {"a.txt": b"text"})).message_id
-        sink = GatedSink(pause=1.6)
-        workers = [
+        sink = GatedSink(pause=2.0)
+        first, second = [
             HandoffWorker(store, sink, owner=f"node-{n}", lease=lease, idle=0.02) for n in (1, 2)
         ]
-        stop = asyncio.Event()
-        running = [asyncio.create_task(worker.run(stop)) for worker in workers]
-        await until(lambda: _all_handed_off(store, [message_id]))
-        stop.set()
-        await asyncio.gather(*running)  # every export started has finished
+        stop_first, stop_second = asyncio.Event(), asyncio.Event()
+        running = [asyncio.create_task(first.run(stop_first))]
+        try:
+            await until(lambda: asyncio.sleep(0, bool(sink.peaks)))
+            running.append(asyncio.create_task(second.run(stop_second)))
+            stop_first.set()  # the first drains: its export, and its renewals, go on
+            await until(lambda: _all_handed_off(store, [message_id]))
+        finally:
+            stop_first.set()
+            stop_second.set()
+            await asyncio.gather(*running)  # every export started has finished
+    assert len(sink.peaks) == 1  # one export started
     assert sink.exported == [message_id]

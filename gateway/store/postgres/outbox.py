@@ -253,7 +253,8 @@ async def renew(
     conn: Connection, owner: str, message_ids: Sequence[str], lease_until: dt.datetime
 ) -> int:
     status = await conn.execute(
-        "UPDATE messages SET lease_until = $1 WHERE lease_owner = $2"
+        # Never shortened: ``now`` was read before this write waited its turn.
+        "UPDATE messages SET lease_until = greatest(lease_until, $1) WHERE lease_owner = $2"
         " AND message_id = ANY($3::text[])",
         lease_until,
         owner,

@@ -263,10 +263,11 @@ class PostgresStore:
     async def renew_leases(
         self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
     ) -> int:
-        if not message_ids:
+        ids = list(dict.fromkeys(message_ids))
+        if not ids:
             return 0
-        ids = list(message_ids)
-        return await self._read(lambda conn: outbox.renew(conn, owner, ids, now + lease))
+        until = rows.aware(now + lease)
+        return await self._read(lambda conn: outbox.renew(conn, owner, ids, until))
 
     # --- inbound and local ---------------------------------------------------------------
 

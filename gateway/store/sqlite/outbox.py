@@ -238,8 +238,10 @@ def release(conn: sqlite3.Connection, owner: str | None) -> int:
 def renew(
     conn: sqlite3.Connection, owner: str, message_ids: Collection[str], lease_until: int
 ) -> int:
+    # Never shortened: ``now`` was read before this write waited its turn.
     cursor = conn.executemany(
-        "UPDATE messages SET lease_until = ? WHERE message_id = ? AND lease_owner = ?",
+        "UPDATE messages SET lease_until = max(lease_until, ?)"
+        " WHERE message_id = ? AND lease_owner = ?",
         [(lease_until, message_id, owner) for message_id in message_ids],
     )
     return cursor.rowcount  # the sum over the statements

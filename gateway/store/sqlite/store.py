@@ -195,10 +195,11 @@ class SqliteStore:
     async def renew_leases(
         self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
     ) -> int:
-        if not message_ids:
+        ids = list(dict.fromkeys(message_ids))  # the caller's collection may change meanwhile
+        if not ids:
             return 0
         until = rows.to_us(now + lease)
-        return await self._writer.submit(lambda conn: outbox.renew(conn, owner, message_ids, until))
+        return await self._writer.submit(lambda conn: outbox.renew(conn, owner, ids, until))
 
     # --- inbound and local ---------------------------------------------------------------
 
