@@ -365,6 +365,8 @@ async def test_a_renewed_lease_keeps_an_attempt_from_other_claims(store: Store) 
     taken = await store.claim_outbound("w2", now=at + LEASE, lease=LEASE, limit=9)
     assert [r.message_id for r in taken] == ids[2:]  # only the lease not renewed ran out
     assert await store.renew_leases("w1", ids, now=at + LEASE, lease=LEASE) == 2  # not w2's
+    # Each message counts once, and a renewal read late never shortens a lease.
+    assert await store.renew_leases("w1", [ids[0], ids[0]], now=at, lease=LEASE) == 1
     assert await store.claim_outbound("w3", now=at + LEASE * 3 / 2, lease=LEASE, limit=9) == []
     # Its attempt is recorded as the holder's: the renewal kept it the holder's.
     assert await store.finish_attempt(ids[0], "w1", Delivered(b"<receipt/>", b"sig"))
