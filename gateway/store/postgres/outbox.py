@@ -258,7 +258,7 @@ async def renew(
         " AND message_id = ANY($3::text[])",
         lease_until,
         owner,
-        list(message_ids),
+        message_ids,
     )
     return int(str(status).rsplit(" ", 1)[-1])  # the command tag: "UPDATE <count>"
 

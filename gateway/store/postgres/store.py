@@ -263,10 +263,9 @@ class PostgresStore:
     async def renew_leases(
         self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
     ) -> int:
-        ids = list(dict.fromkeys(message_ids))
-        if not ids:
+        if not message_ids:
             return 0
-        until = rows.aware(now + lease)
+        ids, until = list(message_ids), rows.aware(now + lease)
         return await self._read(lambda conn: outbox.renew(conn, owner, ids, until))
 
     # --- inbound and local ---------------------------------------------------------------

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
-from collections.abc import Collection
 from typing import Final
 
 from gateway.store.api import (
@@ -235,16 +234,15 @@ def release(conn: sqlite3.Connection, owner: str | None) -> int:
     return cursor.rowcount
 
 
-def renew(
-    conn: sqlite3.Connection, owner: str, message_ids: Collection[str], lease_until: int
-) -> int:
+def renew(conn: sqlite3.Connection, owner: str, message_ids: str, lease_until: int) -> int:
+    """``message_ids``: a JSON array, read as a set (as a claim's chosen ids are)."""
     # Never shortened: ``now`` was read before this write waited its turn.
-    cursor = conn.executemany(
-        "UPDATE messages SET lease_until = max(lease_until, ?)"
-        " WHERE message_id = ? AND lease_owner = ?",
-        [(lease_until, message_id, owner) for message_id in message_ids],
+    cursor = conn.execute(
+        "UPDATE messages SET lease_until = max(lease_until, ?) WHERE lease_owner = ?"
+        " AND message_id IN (SELECT value FROM json_each(?))",
+        (lease_until, owner, message_ids),
     )
-    return cursor.rowcount  # the sum over the statements
+    return cursor.rowcount
 
 
 def retry(

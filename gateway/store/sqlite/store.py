@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import sqlite3
 import time
 from collections.abc import Collection, Mapping
@@ -195,9 +196,9 @@ class SqliteStore:
     async def renew_leases(
         self, owner: str, message_ids: Collection[str], *, now: dt.datetime, lease: dt.timedelta
     ) -> int:
-        ids = list(dict.fromkeys(message_ids))  # the caller's collection may change meanwhile
-        if not ids:
+        if not message_ids:
             return 0
+        ids = json.dumps(list(message_ids))  # read here: the caller's collection may change
         until = rows.to_us(now + lease)
         return await self._writer.submit(lambda conn: outbox.renew(conn, owner, ids, until))
 
